@@ -1,0 +1,55 @@
+// rigagent: the autotrainer rig agent. One static binary, subcommands below.
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "daemon.hpp"
+
+namespace {
+
+const char* kHelp = R"(rigagent %s: the autotrainer rig agent
+
+usage: rigagent COMMAND [OPTIONS]     (rigagent COMMAND --help for each)
+
+commands:
+  run            run the agent (RpcService over ZeroMQ, application link)
+  console        remote console: send commands, `console watch` to print events
+  sim-app        a stand-in acquisition application for the application link
+  print-config   validate and print the effective configuration as JSON
+  version        print the version (also --version)
+
+Quick start on a laptop (simulated board, loopback only):
+  rigagent run &
+  rigagent console GET_STATUS
+  rigagent console watch
+
+Exit codes: 0 ok, 1 failed, 2 bad command line, 3 invalid configuration,
+4 could not start (port in use), 5 no reply in time.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace rig::cli;
+  if (argc < 2) {
+    std::fprintf(stderr, kHelp, rig::version_string());
+    return exit_code::usage;
+  }
+  const std::string_view c = argv[1];
+  if (c == "--help" || c == "-h" || c == "help") {
+    std::printf(kHelp, rig::version_string());
+    return exit_code::ok;
+  }
+  if (c == "--version" || c == "version") {
+    std::printf("rigagent %s\n", rig::version_string());
+    return exit_code::ok;
+  }
+  if (c == "run") return run_main(argc, argv, 2);
+  if (c == "console") return console_main(argc, argv, 2);
+  if (c == "sim-app") return sim_app_main(argc, argv, 2);
+  if (c == "print-config") return print_config_main(argc, argv, 2);
+  std::fprintf(stderr, "rigagent: unknown command '%s' (see rigagent --help)\n", argv[1]);
+  return exit_code::usage;
+}

@@ -1,0 +1,296 @@
+#include "rpc/app_link.hpp"
+
+#include <zmq_addon.hpp>
+
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "rpc/protocol.hpp"
+#include "rpc/service_core.hpp"
+
+namespace rig::rpc {
+namespace {
+
+constexpr int kMaxMessagesPerWake = 64;
+
+const std::pair<const char*, AppMessage::Type> kTypes[] = {
+    {"hello", AppMessage::Type::hello},   {"bye", AppMessage::Type::bye},
+    {"publish", AppMessage::Type::publish}, {"event", AppMessage::Type::event},
+    {"reply", AppMessage::Type::reply},   {"commandResult", AppMessage::Type::command_result},
+    {"status", AppMessage::Type::status}, {"ping", AppMessage::Type::ping},
+};
+
+std::optional<int64_t> int_field(const json& m, const char* key) {
+  auto it = m.find(key);
+  if (it == m.end() || !it->is_number_integer()) return std::nullopt;
+  if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+  return it->get<int64_t>();
+}
+
+std::string command_label(int64_t c) {
+  const char* n = command_name(c);
+  return n ? n : std::to_string(c);
+}
+
+}  // namespace
+
+Expected<AppMessage> decode_app_message(std::string_view frame, const DecodeLimits& limits) {
+  auto parsed = parse_limited(frame, limits);
+  if (!parsed) return make_error("malformed app-link message: " + parsed.error().message);
+  json& doc = *parsed;
+  if (!doc.is_object()) return make_error("malformed app-link message: not a JSON object");
+  auto t = doc.find("type");
+  if (t == doc.end() || !t->is_string()) return make_error("malformed app-link message: missing string \"type\"");
+  const std::string type = t->get<std::string>();
+  for (const auto& [name, value] : kTypes) {
+    if (type != name) continue;
+    AppMessage m{value, std::move(doc)};
+    switch (value) {
+      case AppMessage::Type::publish: {
+        auto topic = int_field(m.body, "topic");
+        if (!topic || *topic < 0 || *topic > 0xffffffffll)
+          return make_error("malformed app-link message: publish needs \"topic\", an integer 0..4294967295");
+        if (!m.body.contains("body")) return make_error("malformed app-link message: publish needs \"body\"");
+        break;
+      }
+      case AppMessage::Type::event:
+        if (!int_field(m.body, "kind")) return make_error("malformed app-link message: event needs an integer \"kind\"");
+        break;
+      case AppMessage::Type::reply:
+        if (!int_field(m.body, "id")) return make_error("malformed app-link message: reply needs the integer \"id\"");
+        break;
+      case AppMessage::Type::command_result:
+        if (!int_field(m.body, "command") || !int_field(m.body, "nonce") || !int_field(m.body, "result"))
+          return make_error("malformed app-link message: commandResult needs integer \"command\", \"nonce\" and \"result\"");
+        break;
+      default:
+        break;
+    }
+    return m;
+  }
+  return make_error("malformed app-link message: unknown type \"" + type +
+                    "\" (hello, bye, publish, event, reply, commandResult, status, ping)");
+}
+
+Expected<Response> response_from_app_reply(const json& m) {
+  Response r;
+  if (auto ex = m.find("exception"); ex != m.end()) {
+    r.result = result::exception;
+    r.error_message = ex->is_string() ? ex->get<std::string>() : dump_lenient(*ex);
+    return r;
+  }
+  auto res = int_field(m, "result");
+  if (!res) return make_error("the application's reply has no integer \"result\"");
+  r.result = *res;
+  if (auto d = m.find("data"); d != m.end()) r.data = *d;
+  if (m.contains("errorCode")) {
+    auto c = int_field(m, "errorCode");
+    if (!c) return make_error("the application's reply has a non-integer \"errorCode\"");
+    r.error_code = *c;
+  }
+  if (auto e = m.find("errorMessage"); e != m.end() && !e->is_null()) {
+    if (!e->is_string()) return make_error("the application's reply has a non-string \"errorMessage\"");
+    r.error_message = e->get<std::string>();
+  }
+  return r;
+}
+
+AppLink::AppLink(ServiceCore& core, zmq::socket_t socket) : core_(core), socket_(std::move(socket)) {}
+
+void AppLink::on_readable() {
+  for (int i = 0; i < kMaxMessagesPerWake; ++i) {
+    std::vector<zmq::message_t> frames;
+    try {
+      if (!zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
+    } catch (const zmq::error_t& e) {
+      log::warn("app-link", std::string("receive failed: ") + e.what());
+      return;
+    }
+    core_.counters.app_messages++;
+    if (frames.size() != 2) {
+      // A REQ socket adds an empty delimiter; the link wants a DEALER. Say so rather than guess.
+      core_.counters.app_errors++;
+      if (!frames.empty())
+        send_to(frames[0].to_string(),
+                json{{"type", "error"},
+                     {"message", "expected exactly one frame per message (connect a DEALER socket, not REQ), got " +
+                                     std::to_string(frames.size() - 1)}});
+      continue;
+    }
+    handle(frames[0].to_string(), frames[1].to_string_view());
+  }
+}
+
+void AppLink::handle(const std::string& peer, std::string_view frame) {
+  auto decoded = decode_app_message(frame, core_.opts.limits);
+  if (!decoded) {
+    core_.counters.app_errors++;
+    log::warn("app-link", decoded.error().message);
+    send_to(peer, json{{"type", "error"}, {"message", decoded.error().message}});
+    return;
+  }
+  AppMessage& m = *decoded;
+  if (m.type == AppMessage::Type::bye) {
+    if (peer == peer_) drop_peer("said bye");
+    return;
+  }
+  if (peer != peer_) {
+    std::string name = "application";
+    if (auto n = m.body.find("name"); n != m.body.end() && n->is_string()) name = n->get<std::string>();
+    set_peer(peer, name);
+  }
+  switch (m.type) {
+    case AppMessage::Type::hello:
+      send_to(peer, json{{"type", "welcome"},
+                         {"identifier", core_.opts.identifier},
+                         {"version", core_.opts.version}});
+      break;
+    case AppMessage::Type::ping:
+      send_to(peer, json{{"type", "pong"}});
+      break;
+    case AppMessage::Type::publish: {
+      const auto topic = static_cast<uint32_t>(m.body["topic"].get<int64_t>());
+      const json& body = m.body["body"];
+      if (body.is_string()) {
+        core_.publish_now(topic, body.get<std::string>());
+        break;
+      }
+      int64_t kind = -1;
+      if (body.is_object())
+        if (auto k = int_field(body, "kind")) kind = *k;
+      std::string text = dump_lenient(camelize_keys(body));
+      if (topic == static_cast<uint32_t>(Topic::event))
+        core_.publish_event_now(text, kind);
+      else
+        core_.publish_now(topic, text);
+      if (topic == static_cast<uint32_t>(Topic::event) && kind >= 0 && core_.hooks.on_event)
+        core_.hooks.on_event(kind, body.value("context", json()));
+      break;
+    }
+    case AppMessage::Type::event: {
+      const int64_t kind = m.body["kind"].get<int64_t>();
+      json context = m.body.value("context", json());
+      double when = wall_seconds();
+      if (auto w = m.body.find("when"); w != m.body.end() && w->is_number()) when = w->get<double>();
+      uint64_t index = monotonic_ns();
+      if (auto x = m.body.find("index"); x != m.body.end() && x->is_number_unsigned()) index = x->get<uint64_t>();
+      core_.publish_event_now(encode_event(kind, when, index, context), kind);
+      if (core_.hooks.on_event) core_.hooks.on_event(kind, context);
+      break;
+    }
+    case AppMessage::Type::reply: {
+      const auto id = static_cast<uint64_t>(m.body["id"].get<int64_t>());
+      auto it = pending_.find(id);
+      if (it == pending_.end()) {
+        log::warn("app-link", "reply for command id " + std::to_string(id) +
+                                  " arrived after its deadline or was never asked for; ignored");
+        break;
+      }
+      auto resp = response_from_app_reply(m.body);
+      if (resp)
+        it->second.responder(*resp);
+      else
+        it->second.responder(Response{result::failed, nullptr, error_code::app_protocol, resp.error().message});
+      pending_.erase(it);
+      break;
+    }
+    case AppMessage::Type::command_result: {
+      auto resp = response_from_app_reply(m.body);
+      if (!resp) {
+        send_to(peer, json{{"type", "error"}, {"message", resp.error().message}});
+        break;
+      }
+      core_.publish_now(static_cast<uint32_t>(Topic::command_result),
+                        encode_command_result(m.body["command"].get<int64_t>(), m.body["nonce"].get<int64_t>(), *resp));
+      break;
+    }
+    case AppMessage::Type::status:
+      if (core_.hooks.on_status) core_.hooks.on_status(m.body);
+      break;
+    default:
+      break;
+  }
+}
+
+bool AppLink::send_to(const std::string& peer, const json& message) {
+  try {
+    std::string body = dump_lenient(message);
+    if (!socket_.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+    return socket_.send(zmq::buffer(body), zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH && peer == peer_) drop_peer("is gone");
+    return false;
+  }
+}
+
+void AppLink::set_peer(const std::string& peer, const std::string& name) {
+  if (!peer_.empty()) log::warn("app-link", "application '" + name_ + "' replaced by a new connection");
+  peer_ = peer;
+  name_ = name;
+  core_.app_connected = true;
+  log::info("app-link", "application '" + name + "' connected");
+  if (core_.hooks.on_connection) core_.hooks.on_connection(true, name);
+}
+
+void AppLink::drop_peer(const char* why) {
+  log::info("app-link", "application '" + name_ + "' " + why);
+  peer_.clear();
+  core_.app_connected = false;
+  fail_all("the acquisition application disconnected before answering");
+  if (core_.hooks.on_connection) core_.hooks.on_connection(false, name_);
+}
+
+void AppLink::forward(const Request& request, const Responder& responder) {
+  if (peer_.empty()) {
+    responder(Response{result::unavailable, nullptr, 0,
+                       "no acquisition application is connected (it connects to " + core_.opts.app_endpoint + ")"});
+    return;
+  }
+  const uint64_t id = next_id_++;
+  json msg = {{"type", "command"},
+              {"id", id},
+              {"command", request.command},
+              {"nonce", request.nonce},
+              {"customCommand", request.custom_command},
+              {"data", request.data}};
+  if (!send_to(peer_, msg)) {
+    responder(Response{result::unavailable, nullptr, 0,
+                       "the acquisition application is not reachable (it connects to " + core_.opts.app_endpoint + ")"});
+    return;
+  }
+  core_.counters.app_forwarded++;
+  pending_.emplace(id, Pending{responder, monotonic_ms() + core_.opts.app_timeout.count(), request.command});
+}
+
+void AppLink::notify(const json& message) {
+  if (!peer_.empty()) send_to(peer_, message);
+}
+
+void AppLink::expire(int64_t now_ms) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.deadline_ms > now_ms) {
+      ++it;
+      continue;
+    }
+    core_.counters.app_timeouts++;
+    std::string msg = "the acquisition application did not answer " + command_label(it->second.command) + " within " +
+                      std::to_string(core_.opts.app_timeout.count()) + " ms";
+    log::warn("app-link", msg);
+    it->second.responder(Response{result::failed, nullptr, error_code::app_timeout, msg});
+    it = pending_.erase(it);
+  }
+}
+
+int64_t AppLink::next_deadline_ms() const {
+  int64_t d = -1;
+  for (const auto& [id, p] : pending_)
+    if (d < 0 || p.deadline_ms < d) d = p.deadline_ms;
+  return d;
+}
+
+void AppLink::fail_all(const std::string& why) {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [id, p] : pending) p.responder(Response{result::unavailable, nullptr, 0, why});
+}
+
+}  // namespace rig::rpc

@@ -1,0 +1,66 @@
+// The local application link (docs/app-link.md): a ROUTER on a local endpoint that the
+// acquisition application connects a DEALER to. JSON messages, one frame each. Runs on the
+// RpcService's owner thread.
+#pragma once
+
+#include <zmq.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "core/expected.hpp"
+#include "rpc/codec.hpp"
+#include "rpc/service.hpp"
+
+namespace rig::rpc {
+
+class ServiceCore;
+
+// One message from the application, validated. Pure: this is what the app-link fuzz target feeds.
+struct AppMessage {
+  enum class Type { hello, bye, publish, event, reply, command_result, status, ping } type;
+  json body;  // the whole message
+};
+Expected<AppMessage> decode_app_message(std::string_view frame, const DecodeLimits& limits);
+
+// The Response an application's reply message describes (`result`, `data`, `errorCode`,
+// `errorMessage`, or `exception`).
+Expected<Response> response_from_app_reply(const json& message);
+
+class AppLink {
+ public:
+  AppLink(ServiceCore& core, zmq::socket_t socket);
+
+  zmq::socket_t& socket() { return socket_; }
+  void on_readable();                   // handle what the application sent
+  void forward(const Request& request, const Responder& responder);
+  void notify(const json& message);     // best effort; no application, no notice
+  void expire(int64_t now_ms);          // time out forwarded commands
+  int64_t next_deadline_ms() const;     // -1 when nothing is pending
+  void fail_all(const std::string& why);
+  bool connected() const { return !peer_.empty(); }
+  const std::string& name() const { return name_; }
+
+ private:
+  void handle(const std::string& peer, std::string_view frame);
+  bool send_to(const std::string& peer, const json& message);
+  void set_peer(const std::string& peer, const std::string& name);
+  void drop_peer(const char* why);
+
+  struct Pending {
+    Responder responder;
+    int64_t deadline_ms;
+    int64_t command;
+  };
+
+  ServiceCore& core_;
+  zmq::socket_t socket_;
+  std::string peer_;  // routing id of the connected application; empty when none
+  std::string name_;
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, Pending> pending_;
+};
+
+}  // namespace rig::rpc

@@ -1,0 +1,390 @@
+#include "rpc/service.hpp"
+
+#include <zmq_addon.hpp>
+
+#include <algorithm>
+
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "rpc/service_core.hpp"
+
+namespace rig::rpc {
+namespace {
+
+constexpr size_t kNormalBatch = 64;     // normal publishes between two looks at the urgent lane
+constexpr int kMaxRequestsPerWake = 32; // then publishes and the app link get their turn
+
+bool is_emergency_kind(int64_t kind) {
+  return kind == event_kind::emergency_stop || kind == event_kind::emergency_resume;
+}
+
+std::string last_endpoint(zmq::socket_t& s) { return s.get(zmq::sockopt::last_endpoint); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Responder
+
+Responder::Responder(std::shared_ptr<ServiceCore> core, uint64_t token, Request request)
+    : core_(std::move(core)),
+      token_(token),
+      request_(std::make_shared<Request>(std::move(request))),
+      done_(std::make_shared<std::atomic<bool>>(false)) {}
+
+void Responder::operator()(const Response& response) const { reply(make_reply(*request_, response)); }
+
+void Responder::reply(const Reply& r) const {
+  if (!core_ || done_->exchange(true)) return;
+  if (core_->on_owner_thread())
+    core_->send_reply(token_, r);
+  else
+    core_->outbox.push_urgent(ReplyItem{token_, r});
+}
+
+// ---------------------------------------------------------------------------------------------
+// ServiceCore: start and stop
+
+Expected<void> ServiceCore::start() {
+  if (running.load()) return make_error("the RpcService is already running");
+  stop_requested = false;
+  try {
+    ctx_.emplace(1);
+    pub_.emplace(*ctx_, zmq::socket_type::pub);
+    cmd_.emplace(*ctx_, zmq::socket_type::router);
+    pub_->set(zmq::sockopt::linger, opts.linger_ms);
+    pub_->set(zmq::sockopt::sndhwm, opts.send_hwm);
+    cmd_->set(zmq::sockopt::linger, opts.linger_ms);
+    cmd_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opts.hard_max_message_bytes));
+  } catch (const zmq::error_t& e) {
+    close_sockets();
+    return make_error(std::string("cannot create ZeroMQ sockets: ") + e.what());
+  }
+
+  std::vector<std::string> pubs, cmds;
+  auto bind_all = [&](zmq::socket_t& s, const std::vector<std::string>& eps, const char* what,
+                      std::vector<std::string>& bound) -> Expected<void> {
+    for (const auto& ep : eps) {
+      try {
+        s.bind(ep);
+        bound.push_back(last_endpoint(s));
+      } catch (const zmq::error_t& e) {
+        return make_error(std::string("cannot bind the ") + what + " socket to " + ep + ": " + e.what() +
+                          (e.num() == EADDRINUSE ? " (another rigagent or autotrainer service may be running)" : ""));
+      }
+    }
+    return {};
+  };
+  if (auto r = bind_all(*pub_, opts.pub_endpoints, "events (PUB)", pubs); !r) {
+    close_sockets();
+    return r;
+  }
+  if (auto r = bind_all(*cmd_, opts.command_endpoints, "commands (REP)", cmds); !r) {
+    close_sockets();
+    return r;
+  }
+  if (!opts.app_endpoint.empty()) {
+    try {
+      zmq::socket_t s(*ctx_, zmq::socket_type::router);
+      s.set(zmq::sockopt::linger, opts.linger_ms);
+      s.set(zmq::sockopt::router_mandatory, 1);
+      s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opts.hard_max_message_bytes));
+      s.bind(opts.app_endpoint);
+      app_.emplace(*this, std::move(s));
+    } catch (const zmq::error_t& e) {
+      close_sockets();
+      return make_error("cannot bind the application link to " + opts.app_endpoint + ": " + e.what());
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(bound_mu);
+    bound_pub = pubs;
+    bound_cmd = cmds;
+  }
+  running = true;
+  // The sockets were made here and move to the owner thread now; thread creation is the
+  // full memory barrier libzmq asks for when a socket changes threads.
+  thread_ = std::thread([self = shared_from_this()] { self->run(); });
+  return {};
+}
+
+void ServiceCore::stop() {
+  if (!thread_.joinable()) return;
+  stop_requested = true;
+  uint64_t one = 1;
+  ssize_t rc = write(outbox.wake_fd(), &one, sizeof one);
+  (void)rc;
+  thread_.join();
+}
+
+void ServiceCore::close_sockets() {
+  app_.reset();
+  pub_.reset();
+  cmd_.reset();
+  if (ctx_) {
+    ctx_->close();
+    ctx_.reset();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ServiceCore: the owner thread
+
+void ServiceCore::run() {
+  owner = std::this_thread::get_id();
+  next_heartbeat_ms_ = monotonic_ms() + opts.heartbeat_interval.count();
+  std::vector<zmq::pollitem_t> items;
+  items.push_back({nullptr, outbox.wake_fd(), ZMQ_POLLIN, 0});
+  items.push_back({cmd_->handle(), 0, ZMQ_POLLIN, 0});
+  if (app_) items.push_back({app_->socket().handle(), 0, ZMQ_POLLIN, 0});
+
+  while (!stop_requested.load(std::memory_order_relaxed)) {
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms()));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      log::error("rpc", std::string("poll failed, stopping the service: ") + e.what());
+      break;
+    }
+    if (items[0].revents & ZMQ_POLLIN) outbox.clear_wake();
+    drain_urgent();
+    if (items[1].revents & ZMQ_POLLIN) handle_commands();
+    if (app_ && (items[2].revents & ZMQ_POLLIN)) app_->on_readable();
+    const int64_t now = monotonic_ms();
+    if (now >= next_heartbeat_ms_) fire_heartbeat();
+    if (app_) app_->expire(now);
+    drain_urgent();
+    drain_normal_batch();
+  }
+
+  // Publishes still queued go out, then every held request gets an answer, not silence.
+  drain_urgent();
+  while (outbox.normal_pending()) drain_normal_batch();
+  if (app_) app_->fail_all("rigagent is shutting down");
+  drain_urgent();
+  for (auto& [token, envelope] : held_) {
+    (void)envelope;
+    Reply r;
+    r.result = result::unavailable;
+    r.error_message = "rigagent is shutting down";
+    send_reply(token, r);
+  }
+  held_.clear();
+  close_sockets();
+  running = false;
+}
+
+long ServiceCore::poll_timeout_ms() const {
+  if (outbox.normal_pending() || outbox.urgent_pending()) return 0;
+  int64_t now = monotonic_ms();
+  int64_t until = next_heartbeat_ms_;
+  if (app_) {
+    int64_t d = app_->next_deadline_ms();
+    if (d >= 0) until = std::min(until, d);
+  }
+  return static_cast<long>(std::clamp<int64_t>(until - now, 0, 1000));
+}
+
+void ServiceCore::fire_heartbeat() {
+  publish_now(static_cast<uint32_t>(Topic::heartbeat), encode_heartbeat(opts.identifier, opts.version, wall_seconds()));
+  counters.heartbeats++;
+  const int64_t now = monotonic_ms();
+  next_heartbeat_ms_ += opts.heartbeat_interval.count();
+  // After a stall (a suspended board), resume the cadence rather than bursting to catch up.
+  if (next_heartbeat_ms_ <= now) next_heartbeat_ms_ = now + opts.heartbeat_interval.count();
+}
+
+void ServiceCore::publish_now(uint32_t topic, const std::string& body) {
+  try {
+    std::string tf = topic_frame(topic);
+    pub_->send(zmq::buffer(tf), zmq::send_flags::sndmore);
+    pub_->send(zmq::buffer(body), zmq::send_flags::none);
+    counters.published++;
+  } catch (const zmq::error_t& e) {
+    log::error("rpc", std::string("publish failed: ") + e.what());
+  }
+}
+
+void ServiceCore::publish_event_now(const std::string& body, int64_t kind) {
+  if (is_emergency_kind(kind)) publish_now(static_cast<uint32_t>(Topic::emergency), body);
+  publish_now(static_cast<uint32_t>(Topic::event), body);
+}
+
+void ServiceCore::drain_urgent() {
+  while (outbox.pop_urgent(urgent_batch_)) {
+    for (auto& item : urgent_batch_) {
+      if (auto* p = std::get_if<PublishItem>(&item))
+        publish_now(p->topic, p->body);
+      else if (auto* r = std::get_if<ReplyItem>(&item))
+        send_reply(r->token, r->reply);
+      else if (auto* n = std::get_if<AppNoticeItem>(&item); n && app_)
+        app_->notify(n->message);
+    }
+    urgent_batch_.clear();
+  }
+}
+
+void ServiceCore::drain_normal_batch() {
+  if (!outbox.pop_normal(normal_batch_, kNormalBatch)) return;
+  for (auto& p : normal_batch_) publish_now(p.topic, p.body);
+  normal_batch_.clear();
+}
+
+void ServiceCore::handle_commands() {
+  for (int i = 0; i < kMaxRequestsPerWake; ++i) {
+    std::vector<zmq::message_t> frames;
+    try {
+      if (!zmq::recv_multipart(*cmd_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
+    } catch (const zmq::error_t& e) {
+      log::warn("rpc", std::string("receive failed: ") + e.what());
+      return;
+    }
+    // ROUTER speaks the REP side on the wire: routing id, empty delimiter, then the body.
+    size_t delim = 0;
+    while (delim < frames.size() && frames[delim].size() != 0) ++delim;
+    if (delim == frames.size()) {
+      counters.malformed++;
+      log::warn("rpc", "dropped a command message with no REQ envelope (a REP socket drops these too)");
+      continue;
+    }
+    std::vector<std::string> envelope;
+    for (size_t k = 0; k <= delim; ++k) envelope.push_back(frames[k].to_string());
+    const uint64_t token = next_token_++;
+    held_.emplace(token, std::move(envelope));
+    counters.requests++;
+
+    const size_t body_frames = frames.size() - delim - 1;
+    if (body_frames != 1) {
+      counters.malformed++;
+      send_reply(token, body_frames == 0 ? decode_request("", opts.limits).malformed : multi_frame_reply(body_frames));
+      continue;
+    }
+    Decoded d = decode_request(frames[delim + 1].to_string_view(), opts.limits);
+    if (!d.request) {
+      counters.malformed++;
+      log::debug("rpc", "malformed request answered: " + d.malformed.error_message.value_or(""));
+      send_reply(token, d.malformed);
+      continue;
+    }
+    dispatch(std::move(*d.request), token);
+  }
+}
+
+void ServiceCore::dispatch(Request req, uint64_t token) {
+  Responder responder(shared_from_this(), token, req);
+  auto it = handlers.find(req.command);
+  if (it == handlers.end() || !it->second) {
+    responder.reply(unavailable_reply(req));
+    return;
+  }
+  try {
+    it->second(responder.request(), responder);
+  } catch (const std::exception& e) {
+    counters.handler_exceptions++;
+    responder.reply(exception_reply(req, e.what()));
+  } catch (...) {
+    counters.handler_exceptions++;
+    responder.reply(exception_reply(req, "unknown exception"));
+  }
+}
+
+void ServiceCore::send_reply(uint64_t token, const Reply& reply) {
+  auto it = held_.find(token);
+  if (it == held_.end()) return;  // answered already, or the service restarted
+  try {
+    for (const auto& f : it->second) cmd_->send(zmq::buffer(f), zmq::send_flags::sndmore);
+    std::string body = encode_reply(reply);
+    cmd_->send(zmq::buffer(body), zmq::send_flags::none);
+    counters.replies++;
+  } catch (const zmq::error_t& e) {
+    log::warn("rpc", std::string("reply failed: ") + e.what());
+  }
+  held_.erase(it);
+}
+
+void ServiceCore::forward_to_app(const Request& request, const Responder& responder) {
+  if (!app_) {
+    responder(Response{result::unavailable, nullptr, 0, "no application link is configured"});
+    return;
+  }
+  app_->forward(request, responder);
+}
+
+void ServiceCore::enqueue_publish(uint32_t topic, std::string body, bool urgent) {
+  if (urgent)
+    outbox.push_urgent(PublishItem{topic, std::move(body)});
+  else
+    outbox.push_normal(PublishItem{topic, std::move(body)});
+}
+
+void ServiceCore::enqueue_event_body(uint32_t topic, std::string body, int64_t kind) {
+  if (topic == static_cast<uint32_t>(Topic::event) && is_emergency_kind(kind)) {
+    // Both on the urgent lane, EMERGENCY pushed first: the lane is FIFO, so it goes out first.
+    outbox.push_urgent(PublishItem{static_cast<uint32_t>(Topic::emergency), body});
+    outbox.push_urgent(PublishItem{topic, std::move(body)});
+    return;
+  }
+  const bool urgent = topic == static_cast<uint32_t>(Topic::emergency) ||
+                      topic == static_cast<uint32_t>(Topic::command_result);
+  enqueue_publish(topic, std::move(body), urgent);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RpcService: the public face
+
+RpcService::RpcService(ServiceOptions options) : core_(std::make_shared<ServiceCore>(std::move(options))) {}
+
+RpcService::~RpcService() { stop(); }
+
+void RpcService::set_handler(int64_t command, Handler handler) { core_->handlers[command] = std::move(handler); }
+
+Handler RpcService::forward_to_app() const {
+  std::weak_ptr<ServiceCore> weak = core_;
+  return [weak](const Request& req, const Responder& responder) {
+    if (auto core = weak.lock()) core->forward_to_app(req, responder);
+  };
+}
+
+void RpcService::set_app_hooks(AppHooks hooks) { core_->hooks = std::move(hooks); }
+
+Expected<void> RpcService::start() { return core_->start(); }
+void RpcService::stop() { core_->stop(); }
+bool RpcService::running() const { return core_->running.load(); }
+
+void RpcService::publish(Topic topic, std::string body) {
+  core_->enqueue_event_body(static_cast<uint32_t>(topic), std::move(body), -1);
+}
+
+void RpcService::publish_json(Topic topic, const json& object) {
+  int64_t kind = -1;
+  if (object.is_object())
+    if (auto k = object.find("kind"); k != object.end() && k->is_number_integer()) kind = k->get<int64_t>();
+  core_->enqueue_event_body(static_cast<uint32_t>(topic), dump_lenient(camelize_keys(object)), kind);
+}
+
+void RpcService::publish_event(int64_t kind, const json& context) {
+  core_->enqueue_event_body(static_cast<uint32_t>(Topic::event), encode_event(kind, wall_seconds(), monotonic_ns(), context),
+                            kind);
+}
+
+void RpcService::publish_command_result(int64_t command, int64_t nonce, const Response& response) {
+  core_->enqueue_publish(static_cast<uint32_t>(Topic::command_result), encode_command_result(command, nonce, response),
+                         true);
+}
+
+void RpcService::notify_app(json message) { core_->outbox.push_urgent(AppNoticeItem{std::move(message)}); }
+
+std::vector<std::string> RpcService::bound_pub_endpoints() const {
+  std::lock_guard<std::mutex> lock(core_->bound_mu);
+  return core_->bound_pub;
+}
+
+std::vector<std::string> RpcService::bound_command_endpoints() const {
+  std::lock_guard<std::mutex> lock(core_->bound_mu);
+  return core_->bound_cmd;
+}
+
+bool RpcService::app_connected() const { return core_->app_connected.load(); }
+const Counters& RpcService::counters() const { return core_->counters; }
+uint64_t RpcService::dropped() const { return core_->outbox.dropped(); }
+
+}  // namespace rig::rpc

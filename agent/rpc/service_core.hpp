@@ -1,0 +1,71 @@
+// RpcService internals: the state the owner thread keeps. Private to agent/rpc.
+#pragma once
+
+#include <zmq.hpp>
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "rpc/app_link.hpp"
+#include "rpc/outbox.hpp"
+#include "rpc/service.hpp"
+
+namespace rig::rpc {
+
+class ServiceCore : public std::enable_shared_from_this<ServiceCore> {
+ public:
+  explicit ServiceCore(ServiceOptions o) : opts(std::move(o)), outbox(opts.queue_capacity) {}
+
+  Expected<void> start();
+  void stop();
+
+  // Any thread.
+  void enqueue_publish(uint32_t topic, std::string body, bool urgent);
+  void enqueue_event_body(uint32_t topic, std::string body, int64_t kind);
+  bool on_owner_thread() const { return running.load() && std::this_thread::get_id() == owner; }
+
+  // Owner thread.
+  void send_reply(uint64_t token, const Reply& reply);
+  void publish_now(uint32_t topic, const std::string& body);
+  void publish_event_now(const std::string& body, int64_t kind);
+  void forward_to_app(const Request& request, const Responder& responder);
+
+  std::atomic<bool> app_connected{false};
+
+  ServiceOptions opts;
+  Outbox outbox;
+  Counters counters;
+  std::map<int64_t, Handler> handlers;
+  AppHooks hooks;
+
+  std::atomic<bool> running{false};
+  std::atomic<bool> stop_requested{false};
+  std::thread::id owner;
+  std::vector<std::string> bound_pub, bound_cmd;
+  std::mutex bound_mu;  // guards bound_* (written by start, read anywhere)
+
+ private:
+  void run();
+  void drain_urgent();
+  void drain_normal_batch();
+  void handle_commands();
+  void dispatch(Request request, uint64_t token);
+  void fire_heartbeat();
+  void close_sockets();
+  long poll_timeout_ms() const;
+
+  std::optional<zmq::context_t> ctx_;
+  std::optional<zmq::socket_t> pub_, cmd_;
+  std::optional<AppLink> app_;
+  std::thread thread_;
+  std::unordered_map<uint64_t, std::vector<std::string>> held_;  // token -> reply envelope
+  uint64_t next_token_ = 1;
+  int64_t next_heartbeat_ms_ = 0;
+  std::deque<OutboxItem> urgent_batch_;
+  std::deque<PublishItem> normal_batch_;
+};
+
+}  // namespace rig::rpc

@@ -1,0 +1,36 @@
+# Dependencies come from Debian packages (tools/setup-host.sh), except libzmq, which is built
+# statically from Debian's own source package by tools/build-libzmq.sh: Debian's libzmq.a needs
+# static Kerberos libraries that Debian does not ship.
+
+set(RIGAGENT_DEPS_DIR "${CMAKE_SOURCE_DIR}/.deps/${CMAKE_SYSTEM_PROCESSOR}" CACHE PATH
+    "Where tools/build-libzmq.sh installed the static libzmq")
+
+find_path(ZMQ_INCLUDE_DIR zmq.h PATHS "${RIGAGENT_DEPS_DIR}/libzmq/include" NO_DEFAULT_PATH)
+find_library(ZMQ_STATIC_LIB NAMES libzmq.a PATHS "${RIGAGENT_DEPS_DIR}/libzmq/lib" NO_DEFAULT_PATH)
+if(NOT ZMQ_INCLUDE_DIR OR NOT ZMQ_STATIC_LIB)
+  message(FATAL_ERROR
+    "No static libzmq in ${RIGAGENT_DEPS_DIR}/libzmq.\n"
+    "Run tools/setup-host.sh and tools/build-libzmq.sh first (tools/test.sh and tools/run-agent.sh do both).")
+endif()
+
+find_package(Threads REQUIRED)
+add_library(rig_zmq STATIC IMPORTED GLOBAL)
+set_target_properties(rig_zmq PROPERTIES
+  IMPORTED_LOCATION "${ZMQ_STATIC_LIB}"
+  INTERFACE_INCLUDE_DIRECTORIES "${ZMQ_INCLUDE_DIR}"
+  INTERFACE_COMPILE_DEFINITIONS "ZMQ_STATIC"
+  INTERFACE_LINK_LIBRARIES Threads::Threads)
+
+# cppzmq and nlohmann_json are header-only; their headers live in /usr/include.
+find_path(CPPZMQ_INCLUDE_DIR zmq.hpp REQUIRED)
+find_path(NLOHMANN_INCLUDE_DIR nlohmann/json.hpp REQUIRED)
+add_library(rig_headers INTERFACE)
+# cppzmq's zmq.hpp must see the static libzmq's zmq.h, so that include dir goes first.
+target_include_directories(rig_headers SYSTEM INTERFACE "${ZMQ_INCLUDE_DIR}" "${CPPZMQ_INCLUDE_DIR}"
+                           "${NLOHMANN_INCLUDE_DIR}")
+
+if(RIGAGENT_TESTS)
+  find_path(CMOCKA_INCLUDE_DIR cmocka.h REQUIRED)
+  find_library(CMOCKA_LIB cmocka REQUIRED)
+  find_program(PYTHON3 python3 REQUIRED)
+endif()
