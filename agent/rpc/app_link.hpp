@@ -11,23 +11,13 @@
 #include <string>
 
 #include "core/expected.hpp"
+#include "rpc/app_message.hpp"
 #include "rpc/codec.hpp"
 #include "rpc/service.hpp"
 
 namespace rig::rpc {
 
 class ServiceCore;
-
-// One message from the application, validated. Pure: this is what the app-link fuzz target feeds.
-struct AppMessage {
-  enum class Type { hello, bye, publish, event, reply, command_result, status, ping } type;
-  json body;  // the whole message
-};
-Expected<AppMessage> decode_app_message(std::string_view frame, const DecodeLimits& limits);
-
-// The Response an application's reply message describes (`result`, `data`, `errorCode`,
-// `errorMessage`, or `exception`).
-Expected<Response> response_from_app_reply(const json& message);
 
 class AppLink {
  public:
