@@ -1,1 +1,213 @@
-print("0 passed, 0 failed")
+#!/usr/bin/env python3
+"""The rigagent binary as a person uses it: subcommands, help, exit codes, config errors,
+a port in use, clean shutdown on signals, and the console against a running agent.
+Usage: test_cli.py PATH/TO/rigagent"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+RIGAGENT = sys.argv[1]
+TMP = tempfile.mkdtemp(prefix="rigagent-cli-")
+procs = []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(*args, timeout=10, stdin=None):
+    return subprocess.run([RIGAGENT, *args], capture_output=True, text=True, timeout=timeout, input=stdin)
+
+
+def write_config(name, obj):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write(obj if isinstance(obj, str) else json.dumps(obj))
+    return path
+
+
+def agent_config(heartbeat=60.0):
+    pub, cmd = free_port(), free_port()
+    path = write_config("agent-%d.json" % cmd, {
+        "rpc": {"heartbeat_interval": heartbeat, "pub_endpoints": ["tcp://127.0.0.1:%d" % pub],
+                "command_endpoints": ["tcp://127.0.0.1:%d" % cmd]},
+        "app_link": {"endpoint": "ipc://%s/app-%d.sock" % (TMP, cmd)}})
+    return path, pub, cmd
+
+
+def start_agent(path):
+    p = subprocess.Popen([RIGAGENT, "run", "--config", path], stderr=subprocess.PIPE, text=True)
+    procs.append(p)
+    deadline = time.time() + 5
+    while time.time() < deadline:  # the agent logs "ready" once both sockets are bound
+        line = p.stderr.readline()
+        if " ready on board " in line:
+            # Keep reading its log so a chatty agent never blocks on a full pipe.
+            threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
+            return p
+        if p.poll() is not None:
+            raise AssertionError("agent exited early with %s" % p.returncode)
+    raise AssertionError("agent not ready within 5 s")
+
+
+def stop(p, sig=signal.SIGTERM):
+    p.send_signal(sig)
+    try:
+        return p.wait(timeout=3)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def port_is_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def expect(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+# ------------------------------------------------------------------------------------------
+
+def test_version_and_help():
+    r = run("--version")
+    expect(r.returncode == 0 and r.stdout.startswith("rigagent "), r.stdout)
+    for sub in (["--help"], ["run", "--help"], ["console", "--help"], ["sim-app", "--help"], ["print-config", "--help"]):
+        r = run(*sub)
+        expect(r.returncode == 0 and "usage" in r.stdout.lower(), "help for %s: %r" % (sub, r.stdout[:80]))
+    r = run()
+    expect(r.returncode == 2 and "usage" in r.stderr, "no arguments: %r" % r.stderr)
+    r = run("frobnicate")
+    expect(r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr, r.stderr)
+    r = run("run", "--bogus")
+    expect(r.returncode == 2 and "unknown option '--bogus'" in r.stderr, r.stderr)
+
+
+def test_print_config_default_is_loopback():
+    r = run("print-config")
+    expect(r.returncode == 0, r.stderr)
+    cfg = json.loads(r.stdout)
+    expect(cfg["board"] == "sim", cfg)
+    expect(cfg["rpc"]["pub_endpoints"] == ["tcp://127.0.0.1:5556"], cfg)
+    expect(cfg["rpc"]["command_endpoints"] == ["tcp://127.0.0.1:5557"], cfg)
+    expect(cfg["rpc"]["version"].startswith("rigagent "), cfg)
+
+
+def test_config_errors_name_the_key():
+    bad = write_config("bad.json", {"rpc": {"pub_endpoint": ["tcp://127.0.0.1:1"], "heartbeat_interval": "5"}})
+    r = run("print-config", "--config", bad)
+    expect(r.returncode == 3, "exit %d" % r.returncode)
+    expect("rpc.pub_endpoint: unknown key (did you mean \"pub_endpoints\"?)" in r.stderr, r.stderr)
+    expect("rpc.heartbeat_interval: expected a number, got a string" in r.stderr, r.stderr)
+    r = run("run", "--config", bad)
+    expect(r.returncode == 3 and "rpc.pub_endpoint" in r.stderr, r.stderr)
+    r = run("run", "--config", os.path.join(TMP, "missing.json"))
+    expect(r.returncode == 3 and "cannot read the configuration file" in r.stderr, r.stderr)
+    r = run("print-config", "--config", write_config("trunc.json", "{\"rpc\": {"))
+    expect(r.returncode == 3 and "not valid JSON" in r.stderr, r.stderr)
+    r = run("print-config", "--board", "rpi9")
+    expect(r.returncode == 3 and "unknown board 'rpi9'" in r.stderr, r.stderr)
+
+
+def test_port_in_use_fails_startup():
+    path, pub, cmd = agent_config()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", cmd))
+        s.listen()
+        t0 = time.time()
+        r = run("run", "--config", path, timeout=5)
+    expect(r.returncode == 4, "exit %d: %s" % (r.returncode, r.stderr))
+    expect("cannot bind the commands (REP) socket to tcp://127.0.0.1:%d" % cmd in r.stderr, r.stderr)
+    expect(time.time() - t0 < 3, "startup failure took too long")
+    expect(port_is_free(pub), "events port still held after a failed start")
+
+
+def test_signals_stop_cleanly_and_free_ports():
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        path, pub, cmd = agent_config()
+        p = start_agent(path)
+        t0 = time.time()
+        rc = stop(p, sig)
+        expect(rc == 0, "exit %s after %s" % (rc, sig))
+        expect(time.time() - t0 < 2, "stop took %.1f s" % (time.time() - t0))
+        expect(port_is_free(pub) and port_is_free(cmd), "ports not free right after exit")
+
+
+def test_console_against_agent():
+    path, pub, cmd = agent_config(heartbeat=0.2)
+    p = start_agent(path)
+    try:
+        ep = "tcp://127.0.0.1:%d" % cmd
+        r = run("console", "--endpoint", ep, "GET_STATUS")
+        expect(r.returncode == 0 and "SUCCESS (100)" in r.stdout and "GET_STATUS (400)" in r.stdout, r.stdout + r.stderr)
+        r = run("console", "--endpoint", ep, "--json", "--nonce", "42", "get-status")
+        reply = json.loads(r.stdout)
+        expect(list(reply) == ["nonce", "command", "result", "data", "errorKind", "errorCode", "errorMessage"], reply)
+        expect(reply["nonce"] == 42, reply)
+        # No application connected: the device answers UNAVAILABLE, the console exits 1.
+        r = run("console", "--endpoint", ep, "START_ACQUISITION")
+        expect(r.returncode == 1 and "UNAVAILABLE (9999)" in r.stdout, r.stdout)
+        r = run("console", "--endpoint", ep, "EMERGENCY_STOP", "not json")
+        expect(r.returncode == 2 and "not valid JSON" in r.stderr, r.stderr)
+        r = run("console", "--endpoint", ep, "NO_SUCH_COMMAND")
+        expect(r.returncode == 2, r.stderr)
+        # Interactive: one command per line, the nonce counts up.
+        r = run("console", "--endpoint", ep, "--json", stdin="GET_STATUS\nNONE\nbogus\nquit\n")
+        lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+        expect([l["nonce"] for l in lines] == [1, 2], r.stdout)
+        expect("unknown command 'bogus'" in r.stdout, r.stdout)
+        # watch: topic names decoded.
+        r = run("console", "watch", "--endpoint", "tcp://127.0.0.1:%d" % pub, "--topic", "HEARTBEAT", "--count", "2",
+                "--duration", "5")
+        expect(r.returncode == 0 and r.stdout.count("HEARTBEAT") == 2, r.stdout + r.stderr)
+    finally:
+        expect(stop(p) == 0, "agent exit code")
+
+
+def test_console_times_out_instead_of_hanging():
+    port = free_port()  # nothing listens here
+    t0 = time.time()
+    r = run("console", "--endpoint", "tcp://127.0.0.1:%d" % port, "--timeout", "0.5", "NONE")
+    expect(r.returncode == 5, "exit %d" % r.returncode)
+    expect("no reply from" in r.stderr, r.stderr)
+    expect(time.time() - t0 < 3, "timeout took %.1f s" % (time.time() - t0))
+
+
+def main():
+    tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+    passed = failed = 0
+    for t in tests:
+        try:
+            t()
+            passed += 1
+            print("ok    %s" % t.__name__)
+        except Exception:
+            failed += 1
+            print("FAIL  %s" % t.__name__)
+            traceback.print_exc()
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the release binary (MinSizeRel, static, stripped) and the benchmark, then prints the
+# figures: event throughput and command round trip as ratios against raw libzmq in the same run,
+# idle RSS and binary size. Arguments go to rigagent-bench (e.g. --quick).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/prepare.sh
+cmake --preset release >/dev/null
+cmake --build --preset release --target rigagent -j"$(nproc)" | tail -n 3
+cmake --preset default >/dev/null
+cmake --build --preset default --target rigagent-bench -j"$(nproc)" | tail -n 3
+file build/release/agent/rigagent
+exec build/default/tools/bench/rigagent-bench --rigagent build/release/agent/rigagent "$@"
