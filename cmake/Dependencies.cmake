@@ -32,5 +32,6 @@ target_include_directories(rig_headers SYSTEM INTERFACE "${ZMQ_INCLUDE_DIR}" "${
 if(RIGAGENT_TESTS)
   find_path(CMOCKA_INCLUDE_DIR cmocka.h REQUIRED)
   find_library(CMOCKA_LIB cmocka REQUIRED)
-  find_program(PYTHON3 python3 REQUIRED)
+  # Debian's python3 (with python3-zmq), not whatever python3 comes first on PATH.
+  find_program(PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED)
 endif()

@@ -157,6 +157,8 @@ Expected<Config> parse_config(std::string_view text, std::string_view source) {
     std::string what = e.what();
     auto pos = what.find("parse error");
     return make_error(std::string(source) + ": not valid JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
+  } catch (const json::exception& e) {
+    return make_error(std::string(source) + ": not valid JSON: " + (e.id == 406 ? "a number is out of range" : e.what()));
   }
   if (!doc.is_object()) return make_error(std::string(source) + ": the configuration must be a JSON object");
 

@@ -3,6 +3,8 @@
 
 #include <zmq_addon.hpp>
 
+#include <cstring>
+
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "rpc/protocol.hpp"
@@ -20,7 +22,32 @@ std::string command_label(int64_t c) {
 
 }  // namespace
 
-AppLink::AppLink(ServiceCore& core, zmq::socket_t socket) : core_(core), socket_(std::move(socket)) {}
+AppLink::AppLink(ServiceCore& core, zmq::context_t& ctx, zmq::socket_t socket)
+    : core_(core), socket_(std::move(socket)), monitor_(ctx, zmq::socket_type::pair) {
+  const std::string ep = "inproc://rigagent-app-monitor-" + std::to_string(reinterpret_cast<uintptr_t>(this));
+  if (zmq_socket_monitor(socket_.handle(), ep.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) throw zmq::error_t();
+  monitor_.set(zmq::sockopt::linger, 0);
+  monitor_.connect(ep);
+}
+
+AppLink::~AppLink() {
+  zmq_socket_monitor(socket_.handle(), nullptr, 0);  // stop the monitor before its peer goes
+}
+
+void AppLink::on_monitor_event() {
+  for (;;) {
+    std::vector<zmq::message_t> frames;
+    if (!zmq::recv_multipart(monitor_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
+    // Frame 0: uint16 event id, uint32 value (the file descriptor for DISCONNECTED).
+    if (frames.empty() || frames[0].size() < 6) continue;
+    uint16_t event;
+    uint32_t value;
+    std::memcpy(&event, frames[0].data(), sizeof event);
+    std::memcpy(&value, static_cast<const char*>(frames[0].data()) + 2, sizeof value);
+    if (event == ZMQ_EVENT_DISCONNECTED && !peer_.empty() && static_cast<int>(value) == peer_fd_)
+      drop_peer("disconnected");
+  }
+}
 
 void AppLink::on_readable() {
   for (int i = 0; i < kMaxMessagesPerWake; ++i) {
@@ -42,11 +69,11 @@ void AppLink::on_readable() {
                                      std::to_string(frames.size() - 1)}});
       continue;
     }
-    handle(frames[0].to_string(), frames[1].to_string_view());
+    handle(frames[0].to_string(), frames[1].get(ZMQ_SRCFD), frames[1].to_string_view());
   }
 }
 
-void AppLink::handle(const std::string& peer, std::string_view frame) {
+void AppLink::handle(const std::string& peer, int fd, std::string_view frame) {
   auto decoded = decode_app_message(frame, core_.opts.limits);
   if (!decoded) {
     core_.counters.app_errors++;
@@ -62,7 +89,7 @@ void AppLink::handle(const std::string& peer, std::string_view frame) {
   if (peer != peer_) {
     std::string name = "application";
     if (auto n = m.body.find("name"); n != m.body.end() && n->is_string()) name = n->get<std::string>();
-    set_peer(peer, name);
+    set_peer(peer, fd, name);
   }
   switch (m.type) {
     case AppMessage::Type::hello:
@@ -148,9 +175,10 @@ bool AppLink::send_to(const std::string& peer, const json& message) {
   }
 }
 
-void AppLink::set_peer(const std::string& peer, const std::string& name) {
+void AppLink::set_peer(const std::string& peer, int fd, const std::string& name) {
   if (!peer_.empty()) log::warn("app-link", "application '" + name_ + "' replaced by a new connection");
   peer_ = peer;
+  peer_fd_ = fd;
   name_ = name;
   core_.app_connected = true;
   log::info("app-link", "application '" + name + "' connected");
@@ -160,6 +188,7 @@ void AppLink::set_peer(const std::string& peer, const std::string& name) {
 void AppLink::drop_peer(const char* why) {
   log::info("app-link", "application '" + name_ + "' " + why);
   peer_.clear();
+  peer_fd_ = -1;
   core_.app_connected = false;
   fail_all("the acquisition application disconnected before answering");
   if (core_.hooks.on_connection) core_.hooks.on_connection(false, name_);

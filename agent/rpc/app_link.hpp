@@ -21,10 +21,15 @@ class ServiceCore;
 
 class AppLink {
  public:
-  AppLink(ServiceCore& core, zmq::socket_t socket);
+  AppLink(ServiceCore& core, zmq::context_t& ctx, zmq::socket_t socket);
+  ~AppLink();
 
   zmq::socket_t& socket() { return socket_; }
+  // libzmq's socket monitor: tells us at once when the application's connection closes, so
+  // GET_STATUS does not report a dead application as connected.
+  zmq::socket_t& monitor() { return monitor_; }
   void on_readable();                   // handle what the application sent
+  void on_monitor_event();
   void forward(const Request& request, const Responder& responder);
   void notify(const json& message);     // best effort; no application, no notice
   void expire(int64_t now_ms);          // time out forwarded commands
@@ -34,9 +39,9 @@ class AppLink {
   const std::string& name() const { return name_; }
 
  private:
-  void handle(const std::string& peer, std::string_view frame);
+  void handle(const std::string& peer, int fd, std::string_view frame);
   bool send_to(const std::string& peer, const json& message);
-  void set_peer(const std::string& peer, const std::string& name);
+  void set_peer(const std::string& peer, int fd, const std::string& name);
   void drop_peer(const char* why);
 
   struct Pending {
@@ -47,7 +52,9 @@ class AppLink {
 
   ServiceCore& core_;
   zmq::socket_t socket_;
-  std::string peer_;  // routing id of the connected application; empty when none
+  zmq::socket_t monitor_;
+  std::string peer_;
+  int peer_fd_ = -1;  // the application's connection, from ZMQ_SRCFD  // routing id of the connected application; empty when none
   std::string name_;
   uint64_t next_id_ = 1;
   std::map<uint64_t, Pending> pending_;

@@ -74,6 +74,10 @@ Expected<json> parse_limited(std::string_view text, const DecodeLimits& limits) 
     const size_t offset = e.byte > 0 ? e.byte - 1 : 0;
     std::string why = std::string(e.what()).find("UTF-8") != std::string::npos ? " (ill-formed UTF-8)" : "";
     return make_error("invalid JSON at offset " + std::to_string(offset) + why, error_code::bad_json);
+  } catch (const json::exception& e) {
+    // e.g. out_of_range 406: a number such as 1e400 that no double can hold.
+    return make_error(std::string("invalid JSON: ") + (e.id == 406 ? "a number is out of range" : "unusable value"),
+                      error_code::bad_json);
   }
   if (too_deep)
     return make_error("JSON is nested deeper than " + std::to_string(max_depth) + " levels", error_code::too_large);

@@ -89,7 +89,7 @@ Expected<void> ServiceCore::start() {
       s.set(zmq::sockopt::router_mandatory, 1);
       s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opts.hard_max_message_bytes));
       s.bind(opts.app_endpoint);
-      app_.emplace(*this, std::move(s));
+      app_.emplace(*this, *ctx_, std::move(s));
     } catch (const zmq::error_t& e) {
       close_sockets();
       return make_error("cannot bind the application link to " + opts.app_endpoint + ": " + e.what());
@@ -135,7 +135,10 @@ void ServiceCore::run() {
   std::vector<zmq::pollitem_t> items;
   items.push_back({nullptr, outbox.wake_fd(), ZMQ_POLLIN, 0});
   items.push_back({cmd_->handle(), 0, ZMQ_POLLIN, 0});
-  if (app_) items.push_back({app_->socket().handle(), 0, ZMQ_POLLIN, 0});
+  if (app_) {
+    items.push_back({app_->socket().handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({app_->monitor().handle(), 0, ZMQ_POLLIN, 0});
+  }
 
   while (!stop_requested.load(std::memory_order_relaxed)) {
     try {
@@ -149,6 +152,7 @@ void ServiceCore::run() {
     drain_urgent();
     if (items[1].revents & ZMQ_POLLIN) handle_commands();
     if (app_ && (items[2].revents & ZMQ_POLLIN)) app_->on_readable();
+    if (app_ && (items[3].revents & ZMQ_POLLIN)) app_->on_monitor_event();
     const int64_t now = monotonic_ms();
     if (now >= next_heartbeat_ms_) fire_heartbeat();
     if (app_) app_->expire(now);

@@ -160,7 +160,13 @@ static void application_gone_means_unavailable(void**) {
     auto app = rig.connect_app();
     assert_true(ask_json(*rig.req, "{\"command\":400}")["data"]["applicationConnected"].get<bool>());
   }  // the application exits without a word
-  std::this_thread::sleep_for(100ms);
+  // GET_STATUS notices at once, without a command having to fail first.
+  bool gone = false;
+  for (int i = 0; i < 40 && !gone; ++i) {
+    gone = !ask_json(*rig.req, "{\"command\":400}")["data"]["applicationConnected"].get<bool>();
+    if (!gone) std::this_thread::sleep_for(25ms);
+  }
+  assert_true(gone);
   json r = ask_json(*rig.req, "{\"command\":100,\"nonce\":2}");
   assert_int_equal(r["result"].get<int>(), result::unavailable);
   assert_false(ask_json(*rig.req, "{\"command\":400}")["data"]["applicationConnected"].get<bool>());
@@ -217,7 +223,8 @@ static void malformed_app_messages_get_an_error(void**) {
   Rig rig;
   auto app = rig.connect_app();
   const char* bad[] = {"nonsense", "[]", "{\"type\":\"dance\"}", "{\"type\":\"publish\",\"topic\":-1,\"body\":{}}",
-                       "{\"type\":\"event\"}", "{\"type\":\"reply\"}", "{\"type\":7}"};
+                       "{\"type\":\"event\"}", "{\"type\":\"reply\"}", "{\"type\":7}",
+                       "{\"type\":\"ping\",\"x\":1e400}"};
   for (const char* b : bad) {
     app.send(zmq::buffer(std::string(b)), zmq::send_flags::none);
     json e = Rig::next(app);

@@ -77,6 +77,10 @@ static void malformed_codes(void**) {
   decode_bad("not json", error_code::bad_json);
   Reply utf = decode_bad("{\"command\":0,\"data\":\"\xff\xfe\"}", error_code::bad_json);
   assert_non_null(strstr(utf.error_message->c_str(), "UTF-8"));
+  // Numbers no double can hold are malformed, not a crash.
+  decode_bad("{\"command\":0,\"data\":1e400}", error_code::bad_json);
+  decode_bad("{\"command\":1e400}", error_code::bad_json);
+  decode_bad("[-1e400]", error_code::bad_json);
   decode_bad("[1,2]", error_code::not_object);
   decode_bad("42", error_code::not_object);
   decode_bad("null", error_code::not_object);

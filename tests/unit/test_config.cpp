@@ -85,6 +85,7 @@ static void bad_endpoints_are_named(void**) {
 static void not_json(void**) {
   contains(error_of("{\"rpc\": "), "test.json: not valid JSON");
   contains(error_of("[]"), "must be a JSON object");
+  contains(error_of(R"({"rpc": {"heartbeat_interval": 1e400}})"), "test.json: not valid JSON: a number is out of range");
 }
 
 static void missing_file(void**) {
