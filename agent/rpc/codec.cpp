@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "rpc/protocol.hpp"
 
@@ -61,11 +62,25 @@ Expected<json> parse_limited(std::string_view text, const DecodeLimits& limits) 
     return make_error("message is " + std::to_string(text.size()) + " bytes, the limit is " +
                           std::to_string(limits.max_bytes),
                       error_code::too_large);
-  bool too_deep = false;
+  bool too_deep = false, too_wide = false;
   const int max_depth = limits.max_depth;
-  json::parser_callback_t depth_guard = [&too_deep, max_depth](int depth, json::parse_event_t, json&) {
-    if (depth > max_depth) too_deep = true;
-    return !too_deep;  // stop keeping values once too deep; parsing still checks the syntax
+  const size_t max_members = limits.max_members;
+  std::vector<size_t> members;  // member count of the open object at each depth
+  json::parser_callback_t depth_guard = [&](int depth, json::parse_event_t event, json&) {
+    if (too_deep || too_wide) return false;  // stop keeping values; parsing still checks the syntax
+    if (depth > max_depth) {
+      too_deep = true;
+      return false;
+    }
+    const auto d = static_cast<size_t>(depth);
+    if (event == json::parse_event_t::object_start) {
+      if (members.size() < d + 2) members.resize(d + 2);
+      members[d + 1] = 0;
+    } else if (event == json::parse_event_t::key && d < members.size() && ++members[d] > max_members) {
+      too_wide = true;
+      return false;
+    }
+    return true;
   };
   json doc;
   try {
@@ -81,6 +96,8 @@ Expected<json> parse_limited(std::string_view text, const DecodeLimits& limits) 
   }
   if (too_deep)
     return make_error("JSON is nested deeper than " + std::to_string(max_depth) + " levels", error_code::too_large);
+  if (too_wide)
+    return make_error("a JSON object has more than " + std::to_string(max_members) + " members", error_code::too_large);
   return doc;
 }
 

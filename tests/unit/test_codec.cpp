@@ -113,6 +113,15 @@ static void limits(void**) {
   decode_bad(deep, error_code::too_large);
   std::string ok = "{\"command\":0,\"data\":" + std::string(50, '[') + std::string(50, ']') + "}";
   decode_ok(ok);
+  // Objects with very many members would make ordered_json's inserts quadratic.
+  auto wide = [](int n) {
+    std::string s = "{\"command\":0,\"data\":{";
+    for (int i = 0; i < n; ++i) s += (i ? ",\"" : "\"") + std::to_string(i) + "\":0";
+    return s + "}}";
+  };
+  decode_ok(wide(1024));
+  Reply r = decode_bad(wide(20000), error_code::too_large);
+  assert_non_null(strstr(r.error_message->c_str(), "more than 1024 members"));
 }
 
 static void reply_keys_in_order_with_exact_values(void**) {
