@@ -52,12 +52,18 @@ void Agent::announce(int64_t kind, const std::string& source, const std::string&
                        " from " + source + ": " + reason);
 }
 
-void Agent::emergency_stop(const std::string& source, const std::string& reason) {
-  if (state_.latch_emergency(source, reason)) announce(rpc::event_kind::emergency_stop, source, reason);
+bool Agent::emergency_stop(const std::string& source, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(emergency_mu_);
+  if (!state_.latch_emergency(source, reason)) return false;
+  announce(rpc::event_kind::emergency_stop, source, reason);
+  return true;
 }
 
-void Agent::emergency_resume(const std::string& source, const std::string& reason) {
-  if (state_.clear_emergency(source, reason)) announce(rpc::event_kind::emergency_resume, source, reason);
+bool Agent::emergency_resume(const std::string& source, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(emergency_mu_);
+  if (!state_.clear_emergency(source, reason)) return false;
+  announce(rpc::event_kind::emergency_resume, source, reason);
+  return true;
 }
 
 void Agent::install_handlers() {
@@ -69,15 +75,13 @@ void Agent::install_handlers() {
   });
 
   s.set_handler(cmd::emergency_stop, [this](const rpc::Request& req, const rpc::Responder& r) {
-    const bool was = state_.emergency().latched;
-    emergency_stop("command", reason_from(req, "EMERGENCY_STOP command"));
-    r(rpc::Response{res::success, json{{"emergencyStopped", true}, {"alreadyStopped", was}}});
+    const bool changed = emergency_stop("command", reason_from(req, "EMERGENCY_STOP command"));
+    r(rpc::Response{res::success, json{{"emergencyStopped", true}, {"alreadyStopped", !changed}}});
   });
 
   s.set_handler(cmd::emergency_resume, [this](const rpc::Request& req, const rpc::Responder& r) {
-    const bool was = state_.emergency().latched;
-    emergency_resume("command", reason_from(req, "EMERGENCY_RESUME command"));
-    r(rpc::Response{res::success, json{{"emergencyStopped", false}, {"wasStopped", was}}});
+    const bool changed = emergency_resume("command", reason_from(req, "EMERGENCY_RESUME command"));
+    r(rpc::Response{res::success, json{{"emergencyStopped", false}, {"wasStopped", changed}}});
   });
 
   // The application's business: acquisition, its configuration, and its own commands.
@@ -92,6 +96,7 @@ void Agent::install_handlers() {
     // so only the latch follows.
     std::string reason = "application event";
     if (const json* r = rpc::find_arg(context, "reason"); r && r->is_string()) reason = r->get<std::string>();
+    std::lock_guard<std::mutex> lock(emergency_mu_);
     if (kind == rpc::event_kind::emergency_stop) state_.latch_emergency("application", reason);
     if (kind == rpc::event_kind::emergency_resume) state_.clear_emergency("application", reason);
   };

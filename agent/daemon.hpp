@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "core/config.hpp"
 #include "core/expected.hpp"
@@ -19,8 +20,9 @@ class Agent {
   void stop();
 
   // Any thread: latch or clear the emergency state, publish 101/102 and tell the application.
-  void emergency_stop(const std::string& source, const std::string& reason);
-  void emergency_resume(const std::string& source, const std::string& reason);
+  // False when the state already was that way (nothing is published then).
+  bool emergency_stop(const std::string& source, const std::string& reason);
+  bool emergency_resume(const std::string& source, const std::string& reason);
 
   rpc::RpcService& service() { return *service_; }
   RigState& state() { return state_; }
@@ -32,6 +34,9 @@ class Agent {
 
   Config config_;
   RigState state_;
+  // Held across a latch change and its announcement, so a stop and a resume from two threads
+  // are published in the order the latch changed (the last event is the true state).
+  std::mutex emergency_mu_;
   std::unique_ptr<rpc::RpcService> service_;
 };
 

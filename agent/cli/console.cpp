@@ -42,6 +42,8 @@ they are and answered as USER_DEFINED 99999). DATA is JSON, e.g. '{"reason":"tes
 Options:
   --host HOST          the device: commands on tcp://HOST:5557, events on tcp://HOST:5556
   --endpoint EP        the exact endpoint (commands, or events for `watch`)
+  --events-endpoint EP the events endpoint --wait listens on (default: from --host, else
+                       tcp://127.0.0.1:5556)
   --timeout SEC        give up on a reply after SEC seconds (default 10)
   --nonce N            nonce of the (first) request (default 1, then counting up)
   --custom N           customCommand, for USER_DEFINED
@@ -74,6 +76,15 @@ struct Target {
   std::string commands = "tcp://127.0.0.1:5557";
   std::string events = "tcp://127.0.0.1:5556";
 };
+
+// An integer member, or `fallback` when absent or of another type: what a device sends is
+// untrusted, and the console must print it, not throw on it.
+int64_t int_or(const json& j, const char* key, int64_t fallback) {
+  if (!j.is_object()) return fallback;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) return fallback;
+  return it->get<int64_t>();
+}
 
 std::optional<int64_t> parse_command(const std::string& word) {
   if (auto n = parse_int(word)) return n;
@@ -127,7 +138,7 @@ void print_reply(const std::string& text, bool raw) {
     std::cout << "reply (not a JSON object): " << text << std::endl;
     return;
   }
-  auto num = [&](const char* k) { return r.contains(k) && r[k].is_number_integer() ? r[k].get<int64_t>() : -1; };
+  auto num = [&](const char* k) { return int_or(r, k, -1); };
   std::cout << "reply to " << named(rpc::command_name(num("command")), num("command")) << ", nonce " << num("nonce")
             << "\n  result:  " << named(rpc::result_name(num("result")), num("result"));
   if (num("errorKind") != 0 || num("errorCode") != 0)
@@ -148,14 +159,13 @@ std::string describe_event(uint32_t topic, const std::string& body) {
   line += tname + " ";
   json j = json::parse(body, nullptr, false);
   if (j.is_object()) {
-    if (auto k = j.find("kind"); k != j.end() && k->is_number_integer()) {
-      const char* kn = rpc::event_kind_name(k->get<int64_t>());
-      line += std::string(kn ? kn : "kind") + "(" + std::to_string(k->get<int64_t>()) + ") ";
-    } else if (auto c = j.find("command"); c != j.end() && c->is_number_integer() && j.contains("result") &&
-                                            j["result"].is_number_integer()) {
-      line += std::string(rpc::command_name(c->get<int64_t>()) ? rpc::command_name(c->get<int64_t>()) : "command") +
-              " -> " + (rpc::result_name(j["result"].get<int64_t>()) ? rpc::result_name(j["result"].get<int64_t>()) : "?") +
-              " ";
+    if (const int64_t kind = int_or(j, "kind", -1); kind >= 0) {
+      const char* kn = rpc::event_kind_name(kind);
+      line += std::string(kn ? kn : "kind") + "(" + std::to_string(kind) + ") ";
+    } else if (const int64_t c = int_or(j, "command", -1), res = int_or(j, "result", -1); c >= 0 && res >= 0) {
+      const char* cn = rpc::command_name(c);
+      const char* rn = rpc::result_name(res);
+      line += std::string(cn ? cn : "command") + " -> " + (rn ? rn : "?") + " ";
     }
     return line + rpc::dump_lenient(j);
   }
@@ -226,9 +236,9 @@ int send_one(zmq::context_t& ctx, Requester& req, const Target& target, int64_t 
   }
   print_reply(*reply, o.raw);
   json r = json::parse(*reply, nullptr, false);
-  const int64_t result = r.is_object() && r.contains("result") && r["result"].is_number_integer() ? r["result"].get<int64_t>() : -1;
+  const int64_t result = int_or(r, "result", -1);
   if (result == rpc::result::pending_with_notification && results) {
-    const int64_t echoed = r.value("command", command);
+    const int64_t echoed = int_or(r, "command", command);
     zmq::pollitem_t item{results->handle(), 0, ZMQ_POLLIN, 0};
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!g_interrupted && std::chrono::steady_clock::now() < deadline) {
@@ -238,10 +248,9 @@ int send_one(zmq::context_t& ctx, Requester& req, const Target& target, int64_t 
       (void)zmq::recv_multipart(*results, std::back_inserter(frames));
       if (frames.size() != 2) continue;
       json cr = json::parse(frames[1].to_string(), nullptr, false);
-      if (!cr.is_object() || cr.value("nonce", int64_t(-1)) != o.nonce || cr.value("command", int64_t(-1)) != echoed)
-        continue;
+      if (int_or(cr, "nonce", -1) != o.nonce || int_or(cr, "command", -1) != echoed) continue;
       std::cout << (o.raw ? frames[1].to_string() : describe_event(6001, frames[1].to_string())) << std::endl;
-      return cr.value("result", int64_t(0)) == rpc::result::success ? exit_code::ok : exit_code::failure;
+      return int_or(cr, "result", 0) == rpc::result::success ? exit_code::ok : exit_code::failure;
     }
     std::cerr << "rigagent console: no COMMAND_RESULT for nonce " << o.nonce << " within the timeout" << std::endl;
     return exit_code::timeout;
@@ -302,7 +311,7 @@ int interactive(zmq::context_t& ctx, const Target& target, SendOptions o, std::c
 
 }  // namespace
 
-int console_main(int argc, char** argv, int first) {
+static int console_main_inner(int argc, char** argv, int first) {
   Args args(argc, argv, first);
   if (args.help_requested()) {
     std::fputs(kConsoleHelp, stdout);
@@ -311,6 +320,7 @@ int console_main(int argc, char** argv, int first) {
   Target target;
   auto host = args.value("--host");
   auto endpoint = args.value("--endpoint");
+  auto events_endpoint = args.value("--events-endpoint");
   auto timeout_s = args.value("--timeout");
   auto nonce = args.value("--nonce");
   auto custom = args.value("--custom");
@@ -345,10 +355,10 @@ int console_main(int argc, char** argv, int first) {
     o.custom = *c;
   }
   const bool watching = !pos.empty() && pos[0] == "watch";
-  if (endpoint) {
-    if (auto v = validate_connect_endpoint(*endpoint); !v) return usage(v.error().message);
-    (watching ? target.events : target.commands) = *endpoint;
-  }
+  if (endpoint) (watching ? target.events : target.commands) = *endpoint;
+  if (events_endpoint) target.events = *events_endpoint;
+  for (const auto& ep : {target.commands, target.events})
+    if (auto v = validate_connect_endpoint(ep); !v) return usage(v.error().message);
 
   struct sigaction sa{};
   sa.sa_handler = on_signal;
@@ -359,6 +369,8 @@ int console_main(int argc, char** argv, int first) {
 
   if (watching) {
     if (pos.size() > 1) return usage("watch takes no arguments, got '" + pos[1] + "'");
+    if (o.wait || nonce || custom || timeout_s || events_endpoint)
+      return usage("--wait, --nonce, --custom, --timeout and --events-endpoint go with sending commands, not `watch`");
     std::vector<uint32_t> wanted;
     for (const auto& t : topics) {
       auto n = parse_int(t);
@@ -391,6 +403,15 @@ int console_main(int argc, char** argv, int first) {
   }
   Requester req(ctx, target.commands, timeout_ms);
   return send_one(ctx, req, target, *command, data, o, timeout_ms);
+}
+
+int console_main(int argc, char** argv, int first) {
+  try {
+    return console_main_inner(argc, argv, first);
+  } catch (const zmq::error_t& e) {
+    std::fprintf(stderr, "rigagent console: %s\n", e.what());
+    return exit_code::failure;
+  }
 }
 
 }  // namespace rig::cli

@@ -7,6 +7,7 @@
 
 namespace rig::cli {
 
+// Error.code is exit_code::usage for a bad override on the command line, else 0 (a bad file).
 Expected<Config> effective_config(Args& args);
 
 }  // namespace rig::cli

@@ -23,7 +23,7 @@ int print_config_main(int argc, char** argv, int first) {
   }
   if (!cfg) {
     std::fprintf(stderr, "rigagent: %s\n", cfg.error().message.c_str());
-    return exit_code::config;
+    return cfg.error().code == exit_code::usage ? exit_code::usage : exit_code::config;
   }
   auto j = config_to_json(*cfg);
   if (j["rpc"]["version"].get<std::string>().empty()) j["rpc"]["version"] = service_options(*cfg).version;

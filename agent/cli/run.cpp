@@ -45,7 +45,7 @@ int run_main(int argc, char** argv, int first) {
   }
   if (!cfg) {
     std::fprintf(stderr, "rigagent: %s\n", cfg.error().message.c_str());
-    return exit_code::config;
+    return cfg.error().code == exit_code::usage ? exit_code::usage : exit_code::config;
   }
   log::set_level(*log::parse_level(cfg->log_level));
 

@@ -20,6 +20,7 @@
 #include "cli/commands.hpp"
 #include "cli/poll.hpp"
 #include "core/clock.hpp"
+#include "core/endpoint.hpp"
 #include "rpc/codec.hpp"
 #include "rpc/protocol.hpp"
 
@@ -101,7 +102,13 @@ class SimApp {
   void receive() {
     std::vector<zmq::message_t> frames;
     while (zmq::recv_multipart(sock_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-      for (auto& f : frames) handle(json::parse(f.to_string_view(), nullptr, false));
+      for (auto& f : frames) {
+        try {
+          handle(json::parse(f.to_string_view(), nullptr, false));
+        } catch (const json::exception& e) {
+          std::cerr << "sim-app: ignored a message it could not use: " << e.what() << "\n";
+        }
+      }
       frames.clear();
     }
   }
@@ -239,6 +246,10 @@ int sim_app_main(int argc, char** argv, int first) {
     std::fprintf(stderr, "rigagent sim-app: %s\n", f ? "unexpected argument" : f.error().message.c_str());
     return exit_code::usage;
   }
+  if (auto v = validate_connect_endpoint(endpoint); !v) {
+    std::fprintf(stderr, "rigagent sim-app: --endpoint: %s\n", v.error().message.c_str());
+    return exit_code::usage;
+  }
   int64_t delay_ms = 200;
   if (delay) {
     auto d = parse_int(*delay);
@@ -252,9 +263,14 @@ int sim_app_main(int argc, char** argv, int first) {
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  zmq::context_t ctx(1);
-  SimApp app(ctx, endpoint, name, delay_ms, no_reply);
-  return app.loop();
+  try {
+    zmq::context_t ctx(1);
+    SimApp app(ctx, endpoint, name, delay_ms, no_reply);
+    return app.loop();
+  } catch (const zmq::error_t& e) {
+    std::fprintf(stderr, "rigagent sim-app: %s\n", e.what());
+    return exit_code::failure;
+  }
 }
 
 }  // namespace rig::cli

@@ -147,10 +147,13 @@ void AppLink::handle(const std::string& peer, int fd, std::string_view frame) {
       break;
     }
     case AppMessage::Type::command_result: {
+      // command, nonce and result are valid (decode_app_message checked them): a remote is
+      // waiting for this, so a bad optional field still publishes, as a FAILED result.
       auto resp = response_from_app_reply(m.body);
       if (!resp) {
         send_to(peer, json{{"type", "error"}, {"message", resp.error().message}});
-        break;
+        resp = Response{result::failed, nullptr, error_code::app_protocol,
+                        "the application sent a malformed commandResult: " + resp.error().message};
       }
       core_.publish_now(static_cast<uint32_t>(Topic::command_result),
                         encode_command_result(m.body["command"].get<int64_t>(), m.body["nonce"].get<int64_t>(), *resp));

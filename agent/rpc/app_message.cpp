@@ -73,7 +73,7 @@ Expected<Response> response_from_app_reply(const json& m) {
   auto res = int_field(m, "result");
   if (!res) return make_error("the application's reply has no integer \"result\"");
   r.result = *res;
-  if (auto d = m.find("data"); d != m.end()) r.data = *d;
+  if (auto d = m.find("data"); d != m.end()) r.data = camelize_keys(*d);  // wire keys are camelCase (§8)
   if (m.contains("errorCode")) {
     auto c = int_field(m, "errorCode");
     if (!c) return make_error("the application's reply has a non-integer \"errorCode\"");

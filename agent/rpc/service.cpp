@@ -2,7 +2,12 @@
 
 #include <zmq_addon.hpp>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
@@ -19,6 +24,23 @@ bool is_emergency_kind(int64_t kind) {
 }
 
 std::string last_endpoint(zmq::socket_t& s) { return s.get(zmq::sockopt::last_endpoint); }
+
+// libzmq removes an existing socket file before an ipc bind, so a second agent would silently
+// take over the first one's path. A path that accepts a connection is in use: refuse it.
+bool ipc_path_in_use(const std::string& endpoint) {
+  const std::string prefix = "ipc://";
+  if (endpoint.rfind(prefix, 0) != 0) return false;
+  const std::string path = endpoint.substr(prefix.size());
+  sockaddr_un addr{};
+  if (path.empty() || path[0] == '@' || path.size() >= sizeof addr.sun_path) return false;
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool live = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return live;
+}
 
 }  // namespace
 
@@ -46,6 +68,7 @@ void Responder::reply(const Reply& r) const {
 
 Expected<void> ServiceCore::start() {
   if (running.load()) return make_error("the RpcService is already running");
+  if (thread_.joinable()) thread_.join();  // a loop that ended on its own (poll failure)
   stop_requested = false;
   try {
     ctx_.emplace(1);
@@ -64,6 +87,8 @@ Expected<void> ServiceCore::start() {
   auto bind_all = [&](zmq::socket_t& s, const std::vector<std::string>& eps, const char* what,
                       std::vector<std::string>& bound) -> Expected<void> {
     for (const auto& ep : eps) {
+      if (ipc_path_in_use(ep)) return make_error(std::string("cannot bind the ") + what + " socket to " + ep +
+                                                 ": another process is serving on that path");
       try {
         s.bind(ep);
         bound.push_back(last_endpoint(s));
@@ -83,6 +108,11 @@ Expected<void> ServiceCore::start() {
     return r;
   }
   if (!opts.app_endpoint.empty()) {
+    if (ipc_path_in_use(opts.app_endpoint)) {
+      close_sockets();
+      return make_error("cannot bind the application link to " + opts.app_endpoint +
+                        ": another process (another rigagent?) is serving on that path");
+    }
     try {
       zmq::socket_t s(*ctx_, zmq::socket_type::router);
       s.set(zmq::sockopt::linger, opts.linger_ms);
@@ -130,7 +160,7 @@ void ServiceCore::close_sockets() {
 // ServiceCore: the owner thread
 
 void ServiceCore::run() {
-  owner = std::this_thread::get_id();
+  owner.store(std::this_thread::get_id());
   next_heartbeat_ms_ = monotonic_ms() + opts.heartbeat_interval.count();
   std::vector<zmq::pollitem_t> items;
   items.push_back({nullptr, outbox.wake_fd(), ZMQ_POLLIN, 0});
@@ -151,8 +181,9 @@ void ServiceCore::run() {
     if (items[0].revents & ZMQ_POLLIN) outbox.clear_wake();
     drain_urgent();
     if (items[1].revents & ZMQ_POLLIN) handle_commands();
-    if (app_ && (items[2].revents & ZMQ_POLLIN)) app_->on_readable();
+    // Disconnects first: a new connection may reuse a closed one's descriptor number.
     if (app_ && (items[3].revents & ZMQ_POLLIN)) app_->on_monitor_event();
+    if (app_ && (items[2].revents & ZMQ_POLLIN)) app_->on_readable();
     const int64_t now = monotonic_ms();
     if (now >= next_heartbeat_ms_) fire_heartbeat();
     if (app_) app_->expire(now);
@@ -165,15 +196,18 @@ void ServiceCore::run() {
   while (outbox.normal_pending()) drain_normal_batch();
   if (app_) app_->fail_all("rigagent is shutting down");
   drain_urgent();
-  for (auto& [token, envelope] : held_) {
-    (void)envelope;
+  for (auto& [token, held] : held_) {
     Reply r;
+    r.nonce = held.nonce;
+    r.command = held.command;
     r.result = result::unavailable;
     r.error_message = "rigagent is shutting down";
     send_reply(token, r);
   }
   held_.clear();
   close_sockets();
+  if (app_connected.exchange(false) && hooks.on_connection) hooks.on_connection(false, "");
+  owner.store(std::thread::id());
   running = false;
 }
 
@@ -253,7 +287,7 @@ void ServiceCore::handle_commands() {
     std::vector<std::string> envelope;
     for (size_t k = 0; k <= delim; ++k) envelope.push_back(frames[k].to_string());
     const uint64_t token = next_token_++;
-    held_.emplace(token, std::move(envelope));
+    held_.emplace(token, Held{std::move(envelope)});
     counters.requests++;
 
     const size_t body_frames = frames.size() - delim - 1;
@@ -269,6 +303,8 @@ void ServiceCore::handle_commands() {
       send_reply(token, d.malformed);
       continue;
     }
+    held_[token].nonce = d.request->nonce;
+    held_[token].command = d.request->command;
     dispatch(std::move(*d.request), token);
   }
 }
@@ -295,7 +331,7 @@ void ServiceCore::send_reply(uint64_t token, const Reply& reply) {
   auto it = held_.find(token);
   if (it == held_.end()) return;  // answered already, or the service restarted
   try {
-    for (const auto& f : it->second) cmd_->send(zmq::buffer(f), zmq::send_flags::sndmore);
+    for (const auto& f : it->second.envelope) cmd_->send(zmq::buffer(f), zmq::send_flags::sndmore);
     std::string body = encode_reply(reply);
     cmd_->send(zmq::buffer(body), zmq::send_flags::none);
     counters.replies++;

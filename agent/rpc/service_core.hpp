@@ -25,7 +25,7 @@ class ServiceCore : public std::enable_shared_from_this<ServiceCore> {
   // Any thread.
   void enqueue_publish(uint32_t topic, std::string body, bool urgent);
   void enqueue_event_body(uint32_t topic, std::string body, int64_t kind);
-  bool on_owner_thread() const { return running.load() && std::this_thread::get_id() == owner; }
+  bool on_owner_thread() const { return std::this_thread::get_id() == owner.load(); }
 
   // Owner thread.
   void send_reply(uint64_t token, const Reply& reply);
@@ -43,7 +43,7 @@ class ServiceCore : public std::enable_shared_from_this<ServiceCore> {
 
   std::atomic<bool> running{false};
   std::atomic<bool> stop_requested{false};
-  std::thread::id owner;
+  std::atomic<std::thread::id> owner{};  // read by Responders on any thread
   std::vector<std::string> bound_pub, bound_cmd;
   std::mutex bound_mu;  // guards bound_* (written by start, read anywhere)
 
@@ -61,7 +61,11 @@ class ServiceCore : public std::enable_shared_from_this<ServiceCore> {
   std::optional<zmq::socket_t> pub_, cmd_;
   std::optional<AppLink> app_;
   std::thread thread_;
-  std::unordered_map<uint64_t, std::vector<std::string>> held_;  // token -> reply envelope
+  struct Held {
+    std::vector<std::string> envelope;  // routing id and delimiter of the REQ peer
+    int64_t nonce = 0, command = 0;     // echoed even in a reply rigagent makes up (shutdown)
+  };
+  std::unordered_map<uint64_t, Held> held_;
   uint64_t next_token_ = 1;
   int64_t next_heartbeat_ms_ = 0;
   std::deque<OutboxItem> urgent_batch_;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
 
 #include "daemon.hpp"
 #include "rpc/protocol.hpp"
@@ -199,6 +200,51 @@ static void status_and_events_from_the_app(void**) {
   assert_str(st["emergencySource"].get<std::string>(), "application");
 }
 
+static void shutdown_answers_held_requests(void**) {
+  auto rig = std::make_unique<Rig>(5000);
+  auto app = rig->connect_app();
+  rig->send_request("{\"command\":100,\"nonce\":21}");
+  assert_str(Rig::next(app)["type"].get<std::string>(), "command");  // held, never answered
+  rig->agent.stop();
+  json r = rig->reply(2000);
+  assert_int_equal(r["result"].get<int>(), result::unavailable);
+  assert_int_equal(r["nonce"].get<int>(), 21);  // the reply still echoes the request
+  assert_int_equal(r["command"].get<int>(), 100);
+  assert_str(r["errorMessage"].get<std::string>(), "rigagent is shutting down");
+}
+
+static void reply_data_keys_are_camelcase_and_bad_results_still_publish(void**) {
+  Rig rig;
+  auto app = rig.connect_app();
+  rig.send_request("{\"command\":300,\"nonce\":2}");
+  json cmd = Rig::next(app);
+  Rig::send(app, json{{"type", "reply"}, {"id", cmd["id"]}, {"result", 100},
+                      {"data", {{"device_id", "Raw_Data-Local"}, {"log_location", "/a/b_c"}}}});
+  json r = rig.reply();
+  assert_str(r["data"].dump(), "{\"deviceId\":\"Raw_Data-Local\",\"logLocation\":\"/a/b_c\"}");
+  // A commandResult whose optional fields are wrong still reaches the waiting remote.
+  Rig::send(app, json{{"type", "commandResult"}, {"command", 100}, {"nonce", 5}, {"result", 100}, {"errorCode", "x"}});
+  assert_str(Rig::next(app)["type"].get<std::string>(), "error");
+  auto m = recv_frames(*rig.sub, 2000);
+  assert_true(m.has_value());
+  json cr = json::parse((*m)[1]);
+  assert_int_equal(cr["nonce"].get<int>(), 5);
+  assert_int_equal(cr["result"].get<int>(), result::failed);
+  assert_int_equal(cr["errorCode"].get<int>(), error_code::app_protocol);
+}
+
+static void second_agent_cannot_steal_the_app_link(void**) {
+  Rig first;
+  Config c = Rig::make_config(500);
+  c.app_link.endpoint = first.agent.config().app_link.endpoint;
+  Agent second(c);
+  auto r = second.start();
+  assert_false(r.has_value());
+  assert_non_null(strstr(r.error().message.c_str(), "another process (another rigagent?) is serving on that path"));
+  auto app = first.connect_app();  // the first agent's link still works
+  assert_true(ask_json(*first.req, "{\"command\":400}")["data"]["applicationConnected"].get<bool>());
+}
+
 static void emergency_commands_tell_the_app(void**) {
   Rig rig;
   auto app = rig.connect_app();
@@ -250,6 +296,9 @@ int main() {
       cmocka_unit_test(application_gone_means_unavailable),
       cmocka_unit_test(status_and_events_from_the_app),
       cmocka_unit_test(emergency_commands_tell_the_app),
+      cmocka_unit_test(shutdown_answers_held_requests),
+      cmocka_unit_test(reply_data_keys_are_camelcase_and_bad_results_still_publish),
+      cmocka_unit_test(second_agent_cannot_steal_the_app_link),
       cmocka_unit_test(malformed_app_messages_get_an_error),
   };
   return cmocka_run_group_tests_name("app_link", tests, nullptr, nullptr);

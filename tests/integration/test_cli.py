@@ -122,7 +122,11 @@ def test_config_errors_name_the_key():
     r = run("print-config", "--config", write_config("trunc.json", "{\"rpc\": {"))
     expect(r.returncode == 3 and "not valid JSON" in r.stderr, r.stderr)
     r = run("print-config", "--board", "rpi9")
-    expect(r.returncode == 3 and "unknown board 'rpi9'" in r.stderr, r.stderr)
+    expect(r.returncode == 2 and "unknown board 'rpi9'" in r.stderr, r.stderr)
+    r = run("run", "--log-level", "loud")
+    expect(r.returncode == 2 and "--log-level: unknown log level 'loud'" in r.stderr, r.stderr)
+    r = run("print-config", "--config", write_config("board.json", {"board": "rpi9"}))
+    expect(r.returncode == 3 and "board: unknown board 'rpi9'" in r.stderr, r.stderr)
 
 
 def test_port_in_use_fails_startup():
@@ -167,6 +171,12 @@ def test_console_against_agent():
         expect(r.returncode == 2 and "not valid JSON" in r.stderr, r.stderr)
         r = run("console", "--endpoint", ep, "NO_SUCH_COMMAND")
         expect(r.returncode == 2, r.stderr)
+        r = run("console", "--host", "rig 07", "GET_STATUS")
+        expect(r.returncode == 2 and "is not a host" in r.stderr, r.stderr)
+        r = run("console", "watch", "--wait")
+        expect(r.returncode == 2 and "not `watch`" in r.stderr, r.stderr)
+        r = run("sim-app", "--endpoint", "foo")
+        expect(r.returncode == 2 and "is not an endpoint" in r.stderr, r.stderr)
         # Interactive: one command per line, the nonce counts up.
         r = run("console", "--endpoint", ep, "--json", stdin="GET_STATUS\nNONE\nbogus\nquit\n")
         lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
