@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 tools/prepare.sh
 cmake --preset default >/dev/null
 echo "run-agent: building rigagent (build/default)" >&2
-cmake --build --preset default --target rigagent -j"$(nproc)" | tail -n 3 >&2
-test -x build/default/agent/rigagent
+log=build/default/run-agent-build.log
+cmake --build --preset default --target rigagent -j"$(nproc)" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 exec build/default/agent/rigagent run "$@"
