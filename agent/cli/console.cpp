@@ -274,19 +274,24 @@ int interactive(zmq::context_t& ctx, const Target& target, SendOptions o, std::c
     std::cout << "rigagent console: " << target.commands << "  (help, quit)\n";
     list_commands();
   }
-  std::string line;
+  std::string line, previous;
   int last = exit_code::ok;
   while (!g_interrupted) {
-    if (tty) std::cout << "> " << std::flush;
+    if (tty) std::cout << (previous.empty() ? "> " : "[enter: " + previous + "] > ") << std::flush;
     if (!std::getline(std::cin, line)) break;
     auto start = line.find_first_not_of(" \t");
-    if (start == std::string::npos) continue;
+    if (start == std::string::npos) {
+      if (previous.empty()) continue;
+      line = previous;  // as remote_console.py: an empty line repeats the last command
+      start = 0;
+    }
     line = line.substr(start);
     auto sp = line.find_first_of(" \t");
     std::string word = line.substr(0, sp), rest = sp == std::string::npos ? "" : line.substr(sp + 1);
     if (word == "quit" || word == "exit") break;
     if (word == "help" || word == "?") {
-      std::cout << "COMMAND [DATA-JSON]   e.g. GET_STATUS, 300, EMERGENCY_STOP {\"reason\":\"test\"}\n";
+      std::cout << "COMMAND [DATA-JSON]   e.g. GET_STATUS, 300, EMERGENCY_STOP {\"reason\":\"test\"}\n"
+                   "an empty line repeats the last command; quit or Ctrl-D ends\n";
       list_commands();
       continue;
     }
@@ -303,6 +308,7 @@ int interactive(zmq::context_t& ctx, const Target& target, SendOptions o, std::c
         continue;
       }
     }
+    previous = line;
     last = send_one(ctx, req, target, *command, data, o, timeout);
     ++o.nonce;
   }

@@ -178,9 +178,10 @@ def test_console_against_agent():
         r = run("sim-app", "--endpoint", "foo")
         expect(r.returncode == 2 and "is not an endpoint" in r.stderr, r.stderr)
         # Interactive: one command per line, the nonce counts up.
-        r = run("console", "--endpoint", ep, "--json", stdin="GET_STATUS\nNONE\nbogus\nquit\n")
+        r = run("console", "--endpoint", ep, "--json", stdin="GET_STATUS\nNONE\n\nbogus\nquit\n")
         lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
-        expect([l["nonce"] for l in lines] == [1, 2], r.stdout)
+        expect([l["nonce"] for l in lines] == [1, 2, 3], r.stdout)  # the empty line repeated NONE
+        expect([l["command"] for l in lines] == [400, 0, 0], r.stdout)
         expect("unknown command 'bogus'" in r.stdout, r.stdout)
         # watch: topic names decoded.
         r = run("console", "watch", "--endpoint", "tcp://127.0.0.1:%d" % pub, "--topic", "HEARTBEAT", "--count", "2",
