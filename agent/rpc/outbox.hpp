@@ -41,6 +41,7 @@ class Outbox {
   void push_normal(PublishItem item);
 
   int wake_fd() const { return efd_; }
+  void wake();  // rouse the owner with nothing queued (e.g. to see a stop request)
   // Owner thread: clear the wake-up first, then pop, so no push is ever missed.
   void clear_wake();
   bool pop_urgent(std::deque<OutboxItem>& into);
@@ -52,8 +53,6 @@ class Outbox {
   size_t capacity() const { return capacity_; }
 
  private:
-  void wake();
-
   const size_t capacity_;
   int efd_ = -1;
   std::mutex mu_;

@@ -140,9 +140,7 @@ Expected<void> ServiceCore::start() {
 void ServiceCore::stop() {
   if (!thread_.joinable()) return;
   stop_requested = true;
-  uint64_t one = 1;
-  ssize_t rc = write(outbox.wake_fd(), &one, sizeof one);
-  (void)rc;
+  outbox.wake();
   thread_.join();
 }
 
@@ -349,13 +347,6 @@ void ServiceCore::forward_to_app(const Request& request, const Responder& respon
   app_->forward(request, responder);
 }
 
-void ServiceCore::enqueue_publish(uint32_t topic, std::string body, bool urgent) {
-  if (urgent)
-    outbox.push_urgent(PublishItem{topic, std::move(body)});
-  else
-    outbox.push_normal(PublishItem{topic, std::move(body)});
-}
-
 void ServiceCore::enqueue_event_body(uint32_t topic, std::string body, int64_t kind) {
   if (topic == static_cast<uint32_t>(Topic::event) && is_emergency_kind(kind)) {
     // Both on the urgent lane, EMERGENCY pushed first: the lane is FIFO, so it goes out first.
@@ -365,7 +356,10 @@ void ServiceCore::enqueue_event_body(uint32_t topic, std::string body, int64_t k
   }
   const bool urgent = topic == static_cast<uint32_t>(Topic::emergency) ||
                       topic == static_cast<uint32_t>(Topic::command_result);
-  enqueue_publish(topic, std::move(body), urgent);
+  if (urgent)
+    outbox.push_urgent(PublishItem{topic, std::move(body)});
+  else
+    outbox.push_normal(PublishItem{topic, std::move(body)});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,8 +401,8 @@ void RpcService::publish_event(int64_t kind, const json& context) {
 }
 
 void RpcService::publish_command_result(int64_t command, int64_t nonce, const Response& response) {
-  core_->enqueue_publish(static_cast<uint32_t>(Topic::command_result), encode_command_result(command, nonce, response),
-                         true);
+  core_->enqueue_event_body(static_cast<uint32_t>(Topic::command_result),
+                            encode_command_result(command, nonce, response), -1);
 }
 
 void RpcService::notify_app(json message) { core_->outbox.push_urgent(AppNoticeItem{std::move(message)}); }

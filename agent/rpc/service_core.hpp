@@ -23,7 +23,8 @@ class ServiceCore : public std::enable_shared_from_this<ServiceCore> {
   void stop();
 
   // Any thread.
-  void enqueue_publish(uint32_t topic, std::string body, bool urgent);
+  // The topic picks the lane: EMERGENCY and COMMAND_RESULT urgent, the rest normal; an EVENT
+  // body of kind 101/102 goes out on EMERGENCY first.
   void enqueue_event_body(uint32_t topic, std::string body, int64_t kind);
   bool on_owner_thread() const { return std::this_thread::get_id() == owner.load(); }
 
