@@ -1,5 +1,6 @@
 #include "daemon.hpp"
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "rigagent_version.hpp"
 
@@ -32,8 +33,37 @@ Agent::Agent(Config config)
   install_handlers();
 }
 
-Expected<void> Agent::start() { return service_->start(); }
-void Agent::stop() { service_->stop(); }
+Agent::~Agent() { stop(); }
+
+Expected<void> Agent::start() {
+  auto board = hal::load_board(config_.board);
+  if (!board) return board.error();
+  state_.set_board(board->name);
+  hardware_ = std::make_unique<hw::Hardware>(io_, std::move(*board), config_.hal.control_socket);
+  if (auto ok = hardware_->open(); !ok) {
+    hardware_.reset();
+    return ok.error();
+  }
+  if (auto ok = service_->start(); !ok) {
+    hardware_.reset();
+    return ok;
+  }
+  hardware_->start({[this](const hal::InputSpec& in, const hal::Edge& e, bool s) { on_estop_line(in, e, s); },
+                    [this](const hal::InputSpec& in, const hal::Edge& e, bool s) { on_alarm_line(in, e, s); }});
+  io_.start();
+  started_ = true;
+  return {};
+}
+
+void Agent::stop() {
+  if (started_) {
+    // Lines first, so no edge publishes into a stopped service.
+    io_.call([this] { hardware_->stop(); });
+    io_.stop();
+    started_ = false;
+  }
+  service_->stop();
+}
 
 namespace {
 
@@ -42,28 +72,93 @@ std::string reason_from(const rpc::Request& req, const char* fallback) {
   return fallback;
 }
 
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "'" : ", '") + x + "'";
+  return s;
+}
+
 }  // namespace
 
-void Agent::announce(int64_t kind, const std::string& source, const std::string& reason) {
+json Agent::edge_details(const hal::InputSpec& in, const hal::Edge& e) const {
+  // The edge's own time (the kernel's stamp on a board) on the wall clock, for people; and the
+  // monotonic stamp, for measuring latency on the rig itself.
+  const uint64_t now = monotonic_ns();
+  const double age = now > e.timestamp_ns ? static_cast<double>(now - e.timestamp_ns) / 1e9 : 0.0;
+  const double edge_time = static_cast<double>(static_cast<int64_t>((wall_seconds() - age) * 1e6)) / 1e6;
+  return json{{"line", in.name}, {"board", hardware_->board().name},
+              {"edgeTime", edge_time}, {"edgeMonotonicNs", e.timestamp_ns}};
+}
+
+void Agent::announce(EmergencyLatch::Change change, const std::string& source, const std::string& reason,
+                     const json& details) {
+  const bool stopped = change == EmergencyLatch::Change::stopped;
+  const int64_t kind = stopped ? rpc::event_kind::emergency_stop : rpc::event_kind::emergency_resume;
   json context = {{"reason", reason}, {"source", source}};
+  if (details.is_object()) context.update(details);
   service_->publish_event(kind, context);
   service_->notify_app(json{{"type", "emergency"}, {"kind", kind}, {"context", context}});
-  log::warn("rig", std::string(kind == rpc::event_kind::emergency_stop ? "EMERGENCY STOP" : "emergency resume") +
-                       " from " + source + ": " + reason);
+  if (hardware_) hardware_->show_emergency(stopped);
+  log::warn("rig", std::string(stopped ? "EMERGENCY STOP" : "emergency resume") + " from " + source + ": " + reason);
 }
 
 bool Agent::emergency_stop(const std::string& source, const std::string& reason) {
   std::lock_guard<std::mutex> lock(emergency_mu_);
-  if (!state_.latch_emergency(source, reason)) return false;
-  announce(rpc::event_kind::emergency_stop, source, reason);
+  auto c = state_.update_emergency([&](EmergencyLatch& l) { return l.hold(source); }, source, reason);
+  if (c == EmergencyLatch::Change::none) return false;
+  announce(c, source, reason, json());
   return true;
 }
 
-bool Agent::emergency_resume(const std::string& source, const std::string& reason) {
+Expected<bool> Agent::emergency_resume(const std::string& source, const std::string& reason) {
   std::lock_guard<std::mutex> lock(emergency_mu_);
-  if (!state_.clear_emergency(source, reason)) return false;
-  announce(rpc::event_kind::emergency_resume, source, reason);
+  std::vector<std::string> blocking;
+  auto c = state_.update_emergency([&](EmergencyLatch& l) { return l.resume(&blocking); }, source, reason);
+  if (!blocking.empty())
+    return make_error("resume refused: hardware e-stop " + join(blocking) + " is still asserted; release it first",
+                      static_cast<int>(rpc::error_code::emergency_asserted));
+  if (c == EmergencyLatch::Change::none) return false;
+  announce(c, source, reason, json());
   return true;
+}
+
+void Agent::on_estop_line(const hal::InputSpec& in, const hal::Edge& e, bool at_startup) {
+  const bool manual = in.release == hal::ReleasePolicy::manual;
+  const std::string reason = "e-stop '" + in.name + "' " +
+                             (at_startup ? "asserted at startup" : e.active ? "pressed" : e.resync ? "found released" : "released");
+  std::lock_guard<std::mutex> lock(emergency_mu_);
+  auto c = state_.update_emergency(
+      [&](EmergencyLatch& l) { return e.active ? l.line_asserted(in.name) : l.line_released(in.name, manual); }, "gpio",
+      reason);
+  if (c != EmergencyLatch::Change::none) return announce(c, "gpio", reason, edge_details(in, e));
+  if (e.active)
+    log::warn("rig", reason + " (the rig was already stopped)");
+  else if (state_.emergency().latched)
+    log::warn("rig", reason + "; the rig stays stopped (held by " + join(state_.emergency().holders) +
+                         (manual ? ", release policy manual: send EMERGENCY_RESUME)" : ")"));
+}
+
+void Agent::on_alarm_line(const hal::InputSpec& in, const hal::Edge& e, bool at_startup) {
+  json details = edge_details(in, e);
+  AlarmState a{in.name, hal::to_string(in.severity), in.description, details["edgeTime"].get<double>()};
+  if (!state_.set_alarm(a, e.active)) return;
+  json active = json::array();
+  for (const auto& x : state_.active_alarms()) active.push_back(x.name);
+  json context = {{"alarm", in.name},
+                  {"active", e.active},
+                  {"severity", a.severity},
+                  {"description", in.description},
+                  {"atStartup", at_startup},
+                  {"activeAlarms", std::move(active)}};
+  context.update(details);
+  const int64_t kind = e.active ? rpc::event_kind::alarm_raised : rpc::event_kind::alarm_cleared;
+  service_->publish_event(kind, context, rpc::Topic::emergency);
+  service_->notify_app(json{{"type", "alarm"}, {"kind", kind}, {"context", context}});
+  const std::string text = "alarm '" + in.name + "' (" + a.severity + ") " + (e.active ? "raised" : "cleared");
+  if (in.severity == hal::Severity::info || !e.active)
+    log::info("rig", text);
+  else
+    log::warn("rig", text);
 }
 
 void Agent::install_handlers() {
@@ -80,8 +175,13 @@ void Agent::install_handlers() {
   });
 
   s.set_handler(cmd::emergency_resume, [this](const rpc::Request& req, const rpc::Responder& r) {
-    const bool changed = emergency_resume("command", reason_from(req, "EMERGENCY_RESUME command"));
-    r(rpc::Response{res::success, json{{"emergencyStopped", false}, {"wasStopped", changed}}});
+    auto resumed = emergency_resume("command", reason_from(req, "EMERGENCY_RESUME command"));
+    if (!resumed) {
+      const auto e = state_.emergency();
+      return r(rpc::Response{res::failed, json{{"emergencyStopped", true}, {"estopAsserted", e.asserted_lines}},
+                             rpc::error_code::emergency_asserted, resumed.error().message});
+    }
+    r(rpc::Response{res::success, json{{"emergencyStopped", false}, {"wasStopped", *resumed}}});
   });
 
   // The application's business: acquisition, its configuration, and its own commands.
@@ -90,15 +190,33 @@ void Agent::install_handlers() {
 
   rpc::AppHooks hooks;
   hooks.on_status = [this](const json& status) { state_.update_app_status(status); };
-  hooks.on_connection = [this](bool connected, const std::string& name) { state_.set_app_connected(connected, name); };
+  hooks.on_connection = [this](bool connected, const std::string& name) {
+    state_.set_app_connected(connected, name);
+    // An application that connects while the rig is stopped learns it at once.
+    if (const auto e = state_.emergency(); connected && e.latched)
+      service_->notify_app(json{{"type", "emergency"},
+                                {"kind", rpc::event_kind::emergency_stop},
+                                {"context", {{"reason", e.reason}, {"source", e.source}, {"current", true}}}});
+  };
   hooks.on_event = [this](int64_t kind, const json& context) {
-    // The application raised or cleared an emergency itself: it already published the event,
-    // so only the latch follows.
+    // The application raised or cleared an emergency itself and already published the event, so
+    // only the latch (and the relay) follow.
     std::string reason = "application event";
     if (const json* r = rpc::find_arg(context, "reason"); r && r->is_string()) reason = r->get<std::string>();
     std::lock_guard<std::mutex> lock(emergency_mu_);
-    if (kind == rpc::event_kind::emergency_stop) state_.latch_emergency("application", reason);
-    if (kind == rpc::event_kind::emergency_resume) state_.clear_emergency("application", reason);
+    std::vector<std::string> blocking;
+    EmergencyLatch::Change c = EmergencyLatch::Change::none;
+    if (kind == rpc::event_kind::emergency_stop)
+      c = state_.update_emergency([](EmergencyLatch& l) { return l.hold("application"); }, "application", reason);
+    else if (kind == rpc::event_kind::emergency_resume)
+      c = state_.update_emergency([&](EmergencyLatch& l) { return l.resume(&blocking); }, "application", reason);
+    if (c != EmergencyLatch::Change::none && hardware_) hardware_->show_emergency(c == EmergencyLatch::Change::stopped);
+    if (!blocking.empty()) {
+      // Its resume went out, but the rig is still stopped: say so on the wire, last.
+      const std::string why = "hardware e-stop " + join(blocking) + " is still asserted: the application's resume does not apply";
+      log::warn("rig", why);
+      service_->publish_event(rpc::event_kind::emergency_stop, json{{"reason", why}, {"source", "gpio"}});
+    }
   };
   s.set_app_hooks(std::move(hooks));
 }

@@ -1,6 +1,6 @@
-// The agent itself: configuration, rig state and the RpcService wired together, with the
-// commands rigagent answers on its own (NONE, GET_STATUS, EMERGENCY_STOP/RESUME) and the ones
-// it hands to the acquisition application.
+// The agent itself: configuration, rig state, the HAL and the RpcService wired together, with the
+// commands rigagent answers on its own (NONE, GET_STATUS, EMERGENCY_STOP/RESUME) and the ones it
+// hands to the acquisition application.
 #pragma once
 
 #include <memory>
@@ -8,7 +8,10 @@
 
 #include "core/config.hpp"
 #include "core/expected.hpp"
+#include "core/io_thread.hpp"
 #include "core/rig_state.hpp"
+#include "hal/board.hpp"
+#include "hw/hardware.hpp"
 #include "rpc/service.hpp"
 
 namespace rig {
@@ -16,28 +19,43 @@ namespace rig {
 class Agent {
  public:
   explicit Agent(Config config);
+  ~Agent();
+  // Loads the board, requests its lines, binds every socket, then starts the threads. The error
+  // names what failed (a board file, a GPIO chip, a port in use).
   Expected<void> start();
   void stop();
 
-  // Any thread: latch or clear the emergency state, publish 101/102 and tell the application.
-  // False when the state already was that way (nothing is published then).
+  // Any thread: latch the emergency state for `source` ("command", "application"), publish 101
+  // and tell the application. False when the rig already was stopped (nothing is published).
   bool emergency_stop(const std::string& source, const std::string& reason);
-  bool emergency_resume(const std::string& source, const std::string& reason);
+  // Clears every software holder; refused (an error naming the lines) while a hardware e-stop is
+  // asserted. True when the rig was stopped and now is not (102 published).
+  Expected<bool> emergency_resume(const std::string& source, const std::string& reason);
 
   rpc::RpcService& service() { return *service_; }
   RigState& state() { return state_; }
   const Config& config() const { return config_; }
+  // After start(): the board and its hardware (the io thread owns them).
+  hw::Hardware* hardware() { return hardware_.get(); }
+  IoThread& io() { return io_; }
 
  private:
   void install_handlers();
-  void announce(int64_t kind, const std::string& source, const std::string& reason);
+  void on_estop_line(const hal::InputSpec& in, const hal::Edge& edge, bool at_startup);
+  void on_alarm_line(const hal::InputSpec& in, const hal::Edge& edge, bool at_startup);
+  void announce(EmergencyLatch::Change change, const std::string& source, const std::string& reason,
+                const rpc::json& details);
+  rpc::json edge_details(const hal::InputSpec& in, const hal::Edge& edge) const;
 
   Config config_;
   RigState state_;
-  // Held across a latch change and its announcement, so a stop and a resume from two threads
-  // are published in the order the latch changed (the last event is the true state).
+  // Held across a latch change and its announcement, so changes from two threads (a command and
+  // a button) are published in the order the latch changed: the last event is the true state.
   std::mutex emergency_mu_;
   std::unique_ptr<rpc::RpcService> service_;
+  IoThread io_;  // declared before hardware_: it outlives it
+  std::unique_ptr<hw::Hardware> hardware_;
+  bool started_ = false;
 };
 
 rpc::ServiceOptions service_options(const Config& config);

@@ -17,6 +17,8 @@ commands:
   run            run the agent (RpcService over ZeroMQ, application link)
   console        remote console: send commands, `console watch` to print events
   sim-app        a stand-in acquisition application for the application link
+  hal            look at the board's GPIO lines; press the simulated e-stop
+  boards         list the built-in boards, show or check a board file
   print-config   validate and print the effective configuration as JSON
   version        print the version (also --version)
 
@@ -24,6 +26,7 @@ Quick start on a laptop (simulated board, loopback only):
   rigagent run &
   rigagent console GET_STATUS
   rigagent console watch
+  rigagent hal pulse estop 200     (press the simulated e-stop: 101, then 102)
 
 Exit codes: 0 ok, 1 failed, 2 bad command line, 3 invalid configuration,
 4 could not start (port in use), 5 no reply in time.
@@ -49,6 +52,8 @@ int main(int argc, char** argv) {
   if (c == "run") return run_main(argc, argv, 2);
   if (c == "console") return console_main(argc, argv, 2);
   if (c == "sim-app") return sim_app_main(argc, argv, 2);
+  if (c == "hal") return hal_main(argc, argv, 2);
+  if (c == "boards") return boards_main(argc, argv, 2);
   if (c == "print-config") return print_config_main(argc, argv, 2);
   std::fprintf(stderr, "rigagent: unknown command '%s' (see rigagent --help)\n", argv[1]);
   return exit_code::usage;

@@ -35,3 +35,10 @@ if(RIGAGENT_TESTS)
   # Debian's python3 (with python3-zmq), not whatever python3 comes first on PATH.
   find_program(PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED)
 endif()
+
+# Standalone Asio (header only): the io thread that runs the HAL and, later, the upstream clients.
+find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
+add_library(rig_asio INTERFACE)
+target_include_directories(rig_asio SYSTEM INTERFACE "${ASIO_INCLUDE_DIR}")
+target_compile_definitions(rig_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED ASIO_NO_TYPEID)
+target_link_libraries(rig_asio INTERFACE Threads::Threads)

@@ -7,5 +7,7 @@ int run_main(int argc, char** argv, int first);
 int console_main(int argc, char** argv, int first);
 int sim_app_main(int argc, char** argv, int first);
 int print_config_main(int argc, char** argv, int first);
+int hal_main(int argc, char** argv, int first);
+int boards_main(int argc, char** argv, int first);
 
 }  // namespace rig::cli

@@ -1,27 +1,9 @@
 #include "cli/effective_config.hpp"
 
-#include <algorithm>
-#include <iterator>
-
 #include "core/log.hpp"
+#include "hal/board.hpp"
 
 namespace rig::cli {
-namespace {
-
-// Boards this build knows. The HAL issue turns these into data files under boards/.
-const char* const kBoards[] = {"sim"};
-
-bool known_board(const std::string& name) {
-  return std::any_of(std::begin(kBoards), std::end(kBoards), [&](const char* b) { return name == b; });
-}
-
-std::string board_list() {
-  std::string list;
-  for (const char* b : kBoards) list += (list.empty() ? "" : ", ") + std::string(b);
-  return list;
-}
-
-}  // namespace
 
 Expected<Config> effective_config(Args& args) {
   auto path = args.value("--config");
@@ -30,16 +12,15 @@ Expected<Config> effective_config(Args& args) {
   // Command-line mistakes first: they are usage errors (exit 2), not configuration errors.
   if (level && !log::parse_level(*level))
     return make_error("--log-level: " + log::parse_level(*level).error().message, exit_code::usage);
-  if (board && !known_board(*board))
-    return make_error("--board: unknown board '" + *board + "' (this build knows: " + board_list() + ")",
-                      exit_code::usage);
+  if (board && !hal::looks_like_board_path(*board))
+    if (auto b = hal::load_board(*board); !b) return make_error("--board: " + b.error().message, exit_code::usage);
   Expected<Config> cfg = path ? load_config_file(*path) : parse_config("{}", "built-in default");
   if (!cfg) return cfg;
   if (level) cfg->log_level = *level;
   if (board) cfg->board = *board;
-  if (!known_board(cfg->board))
-    return make_error((path ? *path : std::string("configuration")) + ": board: unknown board '" + cfg->board +
-                      "' (this build knows: " + board_list() + ")");
+  // The board is part of the configuration: a bad board file is a configuration error (exit 3).
+  if (auto b = hal::load_board(cfg->board); !b)
+    return make_error(board ? b.error().message : (path ? *path : std::string("configuration")) + ": board: " + b.error().message);
   return cfg;
 }
 

@@ -32,11 +32,17 @@ struct AppLinkConfig {
   int64_t command_timeout_ms = 2000;
 };
 
+struct HalConfig {
+  // `rigagent hal` talks to the agent here; empty: no control socket.
+  std::string control_socket = "/tmp/rigagent-hal.sock";
+};
+
 struct Config {
   std::string board = "sim";
   std::string log_level = "info";
   RpcConfig rpc;
   AppLinkConfig app_link;
+  HalConfig hal;
 };
 
 // `source` names the text in messages (a path, or "built-in default").

@@ -4,23 +4,32 @@
 
 namespace rig {
 
-bool RigState::latch_emergency(const std::string& source, const std::string& reason) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (emergency_.latched) return false;
-  emergency_ = {true, source, reason};
-  return true;
-}
+using json = nlohmann::ordered_json;
 
-bool RigState::clear_emergency(const std::string& source, const std::string& reason) {
+EmergencyLatch::Change RigState::update_emergency(const std::function<EmergencyLatch::Change(EmergencyLatch&)>& change,
+                                                  const std::string& source, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!emergency_.latched) return false;
-  emergency_ = {false, source, reason};
-  return true;
+  auto c = change(latch_);
+  if (c != EmergencyLatch::Change::none) last_source_ = source, last_reason_ = reason;
+  return c;
 }
 
 EmergencyState RigState::emergency() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return emergency_;
+  return EmergencyState{latch_.latched(), last_source_, last_reason_, latch_.holders(), latch_.asserted_lines()};
+}
+
+bool RigState::set_alarm(const AlarmState& alarm, bool active) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!active) return alarms_.erase(alarm.name) > 0;
+  return alarms_.emplace(alarm.name, alarm).second;
+}
+
+std::vector<AlarmState> RigState::active_alarms() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<AlarmState> v;
+  for (const auto& [name, a] : alarms_) v.push_back(a);
+  return v;
 }
 
 void RigState::update_app_status(const nlohmann::ordered_json& s) {
@@ -44,12 +53,21 @@ AppStatus RigState::app() const {
 
 nlohmann::ordered_json RigState::status_json() const {
   std::lock_guard<std::mutex> lock(mu_);
-  nlohmann::ordered_json j;
+  json j;
   j["appStatus"] = app_.app_status;
   j["trainingMode"] = app_.training_mode;
   j["animalId"] = app_.animal_id;
-  j["emergencyStopped"] = emergency_.latched;
-  j["emergencySource"] = emergency_.latched ? nlohmann::ordered_json(emergency_.source) : nlohmann::ordered_json();
+  const bool latched = latch_.latched();
+  j["emergencyStopped"] = latched;
+  j["emergencySource"] = latched ? json(last_source_) : json();
+  j["emergencyReason"] = latched ? json(last_reason_) : json();
+  j["emergencyHeldBy"] = latch_.holders();
+  j["estopAsserted"] = latch_.asserted_lines();
+  json alarms = json::array();
+  for (const auto& [name, a] : alarms_)
+    alarms.push_back({{"name", a.name}, {"severity", a.severity}, {"description", a.description}, {"since", a.since}});
+  j["alarms"] = std::move(alarms);
+  j["board"] = board_;
   j["applicationConnected"] = app_.connected;
   return j;
 }

@@ -71,6 +71,7 @@ const Named kEventKinds[] = {
     {2002, "deviceCommandAcknowledge"}, {4001, "loadCellEngagedChanged"},
     {4011, "headbarPressureEngagedChanged"}, {5001, "trainingModeChanged"}, {5101, "trainingPlanLoad"},
     {5201, "trainingPhaseEnter"}, {5202, "trainingPhaseExit"}, {5501, "trainingProgressUpdate"},
+    {9101, "alarmRaised"}, {9102, "alarmCleared"},  // rigagent's own (docs/hal.md)
 };
 
 template <typename Table>

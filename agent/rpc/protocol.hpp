@@ -47,6 +47,10 @@ constexpr int64_t command_error = 2;
 namespace event_kind {
 constexpr int64_t emergency_stop = 101;
 constexpr int64_t emergency_resume = 102;
+// rigagent's own kinds, in the application range (9000-9999), published on EMERGENCY only:
+// an alarm input became active / inactive (docs/hal.md has the context).
+constexpr int64_t alarm_raised = 9101;
+constexpr int64_t alarm_cleared = 9102;
 }  // namespace event_kind
 
 // rigagent's own errorCode values. 0-6 are malformed-request codes (§6.4, 6 is rigagent's

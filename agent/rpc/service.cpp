@@ -395,9 +395,8 @@ void RpcService::publish_json(Topic topic, const json& object) {
   core_->enqueue_event_body(static_cast<uint32_t>(topic), dump_lenient(camelize_keys(object)), kind);
 }
 
-void RpcService::publish_event(int64_t kind, const json& context) {
-  core_->enqueue_event_body(static_cast<uint32_t>(Topic::event), encode_event(kind, wall_seconds(), monotonic_ns(), context),
-                            kind);
+void RpcService::publish_event(int64_t kind, const json& context, Topic topic) {
+  core_->enqueue_event_body(static_cast<uint32_t>(topic), encode_event(kind, wall_seconds(), monotonic_ns(), context), kind);
 }
 
 void RpcService::publish_command_result(int64_t command, int64_t nonce, const Response& response) {

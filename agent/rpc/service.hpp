@@ -100,8 +100,9 @@ class RpcService {
   // From any thread.
   void publish(Topic topic, std::string body);  // a raw body (send_string / send)
   void publish_json(Topic topic, const json& object);  // keys camelised (send_dict)
-  // EVENT body stamped now; kinds 101/102 go out on EMERGENCY first, then on EVENT.
-  void publish_event(int64_t kind, const json& context);
+  // An event body stamped now, on EVENT; kinds 101/102 go out on EMERGENCY first, then on EVENT.
+  // With topic EMERGENCY, only there (rigagent's alarm events).
+  void publish_event(int64_t kind, const json& context, Topic topic = Topic::event);
   void publish_command_result(int64_t command, int64_t nonce, const Response& response);
   // A notice for the application (e.g. an e-stop); dropped silently when none is connected.
   void notify_app(json message);

@@ -38,6 +38,7 @@ struct Rig {
     c.rpc.heartbeat_interval = 60;
     c.app_link.endpoint = temp_ipc();
     c.app_link.command_timeout_ms = app_timeout_ms;
+    c.hal.control_socket = "";  // no `rigagent hal` socket: tests may run side by side
     return c;
   }
   // Connects the pretend application and waits for rigagent's welcome.

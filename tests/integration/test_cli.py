@@ -40,7 +40,8 @@ def agent_config(heartbeat=60.0):
     path = write_config("agent-%d.json" % cmd, {
         "rpc": {"heartbeat_interval": heartbeat, "pub_endpoints": ["tcp://127.0.0.1:%d" % pub],
                 "command_endpoints": ["tcp://127.0.0.1:%d" % cmd]},
-        "app_link": {"endpoint": "ipc://%s/app-%d.sock" % (TMP, cmd)}})
+        "app_link": {"endpoint": "ipc://%s/app-%d.sock" % (TMP, cmd)},
+        "hal": {"control_socket": "%s/hal-%d.sock" % (TMP, cmd)}})
     return path, pub, cmd
 
 

@@ -55,8 +55,9 @@ EXPECTED_CONFIGURATION = {
     "logLocation": "/home/ubuntu/Documents/Raw_Data-Local/logs",
     "inferenceModel": "/home/ubuntu/Autotrainer/inference_model",
 }
+# StatusResponse's three keys first (§9.5), then rigagent's additions (docs/hal.md).
 STATUS_KEYS = ["appStatus", "trainingMode", "animalId", "emergencyStopped", "emergencySource",
-               "applicationConnected"]
+               "emergencyReason", "emergencyHeldBy", "estopAsserted", "alarms", "board", "applicationConnected"]
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -232,7 +233,8 @@ class Run:
         with open(self.config_path, "w") as f:
             json.dump({"rpc": {"identifier": IDENTIFIER, "heartbeat_interval": HEARTBEAT_INTERVAL,
                                "pub_endpoints": [self.pub_ep], "command_endpoints": [self.cmd_ep]},
-                       "app_link": {"endpoint": self.app_ep, "command_timeout_ms": APP_TIMEOUT_MS}}, f)
+                       "app_link": {"endpoint": self.app_ep, "command_timeout_ms": APP_TIMEOUT_MS},
+                       "hal": {"control_socket": os.path.join(self.tmp, "hal.sock")}}, f)
 
     def new_peer(self, events=True, commands=True, subscriptions=(b"",), timeout_s=10.0):
         p = RemotePeer(self.pub_ep if events else None, self.cmd_ep if commands else None,
@@ -690,7 +692,8 @@ class Run:
             app_ep = self.app_ep if name == "same configuration" else "ipc://%s/second.sock" % self.tmp
             with open(config, "w") as f:
                 json.dump({"rpc": {"pub_endpoints": [pub], "command_endpoints": [cmd]},
-                           "app_link": {"endpoint": app_ep}}, f)
+                           "app_link": {"endpoint": app_ep},
+                           "hal": {"control_socket": "%s/second-hal.sock" % self.tmp}}, f)
             p = self.procs.start("rigagent-second", [self.rigagent, "run", "--config", config])
             try:
                 rc = p.wait(5)

@@ -180,6 +180,7 @@ Latency rig_rtt(size_t n) {
   c.rpc.command_endpoints = {"tcp://127.0.0.1:*"};
   c.rpc.heartbeat_interval = 3600;
   c.app_link.enable = false;
+  c.hal.control_socket = "";
   Agent agent(c);
   if (!agent.start()) return {0, 0};
   return measure_rtt(agent.service().bound_command_endpoints()[0], n);
@@ -190,7 +191,8 @@ double idle_rss_mib(const std::string& binary) {
   if (!mkdtemp(dir)) return -1;
   const std::string cfg = std::string(dir) + "/c.json";
   std::ofstream(cfg) << R"({"rpc":{"pub_endpoints":["tcp://127.0.0.1:*"],"command_endpoints":["tcp://127.0.0.1:*"]},)"
-                     << R"("app_link":{"endpoint":"ipc://)" << dir << R"(/app.sock"},"log_level":"warn"})";
+                     << R"("app_link":{"endpoint":"ipc://)" << dir << R"(/app.sock"},"hal":{"control_socket":")" << dir
+                     << R"(/hal.sock"},"log_level":"warn"})";
   pid_t pid = fork();
   if (pid == 0) {
     execl(binary.c_str(), binary.c_str(), "run", "--config", cfg.c_str(), (char*)nullptr);
