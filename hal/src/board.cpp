@@ -77,6 +77,11 @@ void read_input(JsonReader& r, InputSpec& in, const std::string& chip, bool linu
   in.debounce = debounce.empty() ? (in.role == InputRole::estop ? DebounceMode::software : DebounceMode::automatic)
                                  : from_name<DebounceMode>(debounce, {{"kernel", DebounceMode::kernel}, {"software", DebounceMode::software}},
                                                            DebounceMode::automatic);
+  if (const json* v = r.raw("sim_level")) {
+    if (linux_backend) r.fail("sim_level", "only simulated boards (\"gpio\": \"sim\") have a starting level");
+    else if (!v->is_number_integer() || (v->get<int64_t>() != 0 && v->get<int64_t>() != 1)) r.fail("sim_level", "must be 0 or 1");
+    else in.sim_level = v->get<int>();
+  }
   r.finish();
 }
 

@@ -47,6 +47,7 @@ struct InputSpec {
   Bias bias = Bias::as_is;
   uint32_t debounce_ms = 0;
   DebounceMode debounce = DebounceMode::automatic;
+  std::optional<int> sim_level;  // sim boards: the physical level at start (default: inactive)
 };
 
 struct OutputSpec {

@@ -144,7 +144,7 @@ std::vector<ChipSummary> list_chips() {
   for (const auto& path : chip_paths()) {
     Chip c;
     GpioStep step;
-    const int err = open_chip(path, Uapi::v2, c, step);
+    const int err = open_chip(path, Uapi::v2, c, step);  // v2 "forced": a listing needs no uAPI probe
     out.push_back(ChipSummary{path, c.label, c.lines, err});
   }
   return out;
@@ -169,10 +169,10 @@ Expected<const Chip*> ChipSet::get(const std::string& chip, LinePlace& at) {
       return static_cast<const Chip*>(c.get());
     }
   }
-  Chip c;
   GpioStep step;
   if (path) {
     at.chip_path = *path;
+    Chip c;
     const int err = open_chip(*path, forced_, c, step);
     if (err == ENOENT) return make_error(missing_chip_message(at, list_chips()), err);
     if (err) return make_error(gpio_errno_message(step, err, at), err);
@@ -181,6 +181,7 @@ Expected<const Chip*> ChipSet::get(const std::string& chip, LinePlace& at) {
   // A label: scan every chip, keeping the first that carries it.
   std::vector<ChipSummary> seen;
   for (const auto& p : chip_paths()) {
+    Chip c;
     const int err = open_chip(p, forced_, c, step);
     if (!err && c.label == chip) return keep(std::move(c), at);
     seen.push_back(ChipSummary{p, c.label, c.lines, err});

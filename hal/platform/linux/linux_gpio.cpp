@@ -113,12 +113,15 @@ Expected<void> LinuxGpio::open_input(ChipSet& chips, size_t i) {
                                       : ms + "software (leading-edge) debounce";
   if (software && spec.debounce != DebounceMode::software) in.debounce += " (the v1 uAPI has no kernel debounce)";
 
-  auto fd = request_input(**chip, *offset, InputRequest{spec.active_low, spec.bias, kernel ? spec.debounce_ms * 1000 : 0}, in.at);
+  const InputRequest how{spec.active_low, spec.bias, kernel ? spec.debounce_ms * 1000 : 0};
+  auto fd = request_input(**chip, *offset, how, in.at);
   if (!fd) return fd.error();
   // The level now is the starting state: an e-stop already pressed at startup must be seen.
   bool active = false;
-  if (int err = get_value(in.uapi, fd->get(), active)) return make_error(gpio_errno_message(GpioStep::get_value, err, in.at), err);
-  in.debouncer = std::make_unique<Debouncer>(Debouncer::Mode::leading, software ? uint64_t(spec.debounce_ms) * 1000000ull : 0, active);
+  if (int err = get_value(in.uapi, fd->get(), active))
+    return make_error(gpio_errno_message(GpioStep::get_value, err, in.at), err);
+  const uint64_t window_ns = software ? uint64_t(spec.debounce_ms) * 1000000ull : 0;
+  in.debouncer = std::make_unique<Debouncer>(Debouncer::Mode::leading, window_ns, active);
   in.timer = std::make_unique<asio::steady_timer>(io_);
   in.stream = std::make_unique<asio::posix::stream_descriptor>(io_);
   std::error_code ec;
@@ -235,7 +238,8 @@ Expected<InputState> LinuxGpio::input_state(size_t input) {
 Expected<void> LinuxGpio::set_output(size_t output, bool active) {
   if (output >= outputs_.size()) return make_error("no output number " + std::to_string(output));
   Output& out = outputs_[output];
-  if (int err = set_value(out.uapi, out.fd.get(), active)) return make_error(gpio_errno_message(GpioStep::set_value, err, out.at), err);
+  if (int err = set_value(out.uapi, out.fd.get(), active))
+    return make_error(gpio_errno_message(GpioStep::set_value, err, out.at), err);
   out.active = active;
   return {};
 }

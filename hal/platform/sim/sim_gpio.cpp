@@ -15,7 +15,7 @@ SimGpio::SimGpio(asio::io_context& io, Board board) : Gpio(std::move(board)), io
   for (size_t i = 0; i < board_.inputs.size(); ++i) {
     const auto& in = board_.inputs[i];
     Line& l = lines_[i];
-    l.level = idle_level(in);
+    l.level = in.sim_level.value_or(idle_level(in));
     // The sim emulates what the Linux backend does on a v2 kernel: "automatic" and "kernel"
     // debounce trail, "software" leads.
     const auto mode = in.debounce == DebounceMode::software ? Debouncer::Mode::leading : Debouncer::Mode::trailing;
