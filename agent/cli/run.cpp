@@ -13,19 +13,21 @@ namespace rig::cli {
 
 static const char* kRunHelp = R"(usage: rigagent run [--config FILE] [--board NAME] [--log-level LEVEL]
 
-Runs the agent: the autotrainer RpcService (PUB events, REP commands) and the local
-application link. Without --config it uses the built-in default configuration: the
-simulated board, events on tcp://127.0.0.1:5556, commands on tcp://127.0.0.1:5557,
-the application link on ipc:///tmp/rigagent-app.sock.
+Runs the agent: the autotrainer RpcService (PUB events, REP commands), the local
+application link, and the board's e-stop and alarm lines. Without --config it uses the
+built-in default configuration: the simulated board, events on tcp://127.0.0.1:5556,
+commands on tcp://127.0.0.1:5557, the application link on ipc:///tmp/rigagent-app.sock,
+the `rigagent hal` control socket on /tmp/rigagent-hal.sock.
 
   --config FILE      JSON configuration (see docs/configuration.md; `rigagent print-config`
                      prints the effective one)
-  --board NAME       board definition to use (overrides the config's "board")
+  --board NAME|FILE  board: sim (default), rpi4, rpi5, jetson-orin-nano, qemu-virt, or
+                     a board file (`rigagent boards`; overrides the config's "board")
   --log-level LEVEL  debug, info, warn, error or off (overrides "log_level")
 
 Logs go to stderr. SIGINT or SIGTERM stops the agent cleanly and frees its ports.
-Exit codes: 0 stopped cleanly, 2 bad command line, 3 invalid configuration,
-4 could not start (e.g. a port in use).
+Exit codes: 0 stopped cleanly, 2 bad command line, 3 invalid configuration or board file,
+4 could not start (a port in use, a GPIO chip or line that cannot be opened).
 )";
 
 int run_main(int argc, char** argv, int first) {
@@ -73,9 +75,10 @@ int run_main(int argc, char** argv, int first) {
   std::string pubs, cmds;
   for (const auto& e : agent.service().bound_pub_endpoints()) pubs += (pubs.empty() ? "" : ", ") + e;
   for (const auto& e : agent.service().bound_command_endpoints()) cmds += (cmds.empty() ? "" : ", ") + e;
-  log::info("run", std::string("rigagent ") + version_string() + " ready on board '" + cfg->board + "': events on " +
-                       pubs + ", commands on " + cmds +
-                       (cfg->app_link.enable ? ", application link on " + cfg->app_link.endpoint : ""));
+  log::info("run", std::string("rigagent ") + version_string() + " ready on board '" + agent.hardware()->board().name +
+                       "' (" + agent.hardware()->gpio()->backend_name() + " GPIO): events on " + pubs + ", commands on " +
+                       cmds + (cfg->app_link.enable ? ", application link on " + cfg->app_link.endpoint : "") +
+                       (cfg->hal.control_socket.empty() ? "" : ", hal control on " + cfg->hal.control_socket));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

@@ -51,8 +51,13 @@ LineRef read_line(JsonReader& r, const std::string& default_chip, bool needs_lin
   return ref;
 }
 
+void read_name(JsonReader& r, std::string& name) {
+  r.string("name", name, false);
+  if (!r.has("name")) r.fail("name", "missing: the line's name, as `rigagent hal` and the events give it");
+}
+
 void read_input(JsonReader& r, InputSpec& in, const std::string& chip, bool linux_backend) {
-  r.string("name", in.name, false);
+  read_name(r, in.name);
   r.string("description", in.description);
   std::string role, severity, bias, debounce, release;
   r.choice("role", role, {"estop", "alarm"});
@@ -86,7 +91,7 @@ void read_input(JsonReader& r, InputSpec& in, const std::string& chip, bool linu
 }
 
 void read_output(JsonReader& r, OutputSpec& out, const std::string& chip, bool linux_backend) {
-  r.string("name", out.name, false);
+  read_name(r, out.name);
   r.string("description", out.description);
   std::string role;
   r.choice("role", role, {"estop-relay", "status-led"});
