@@ -24,7 +24,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
   exit 2
 fi
 
-all_targets=(fuzz_request fuzz_config fuzz_app_message fuzz_keys fuzz_endpoint)
+all_targets=(fuzz_request fuzz_config fuzz_app_message fuzz_keys fuzz_endpoint fuzz_board fuzz_hal_control)
 read -r -a targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
 build=${FUZZ_BUILD_DIR:-$here/build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
