@@ -24,6 +24,7 @@ rpc::ServiceOptions service_options(const Config& c) {
   o.limits.max_bytes = static_cast<size_t>(c.rpc.max_request_bytes);
   o.queue_capacity = static_cast<size_t>(c.rpc.queue_capacity);
   o.send_hwm = static_cast<int>(c.rpc.send_hwm);
+  o.stall_timeout = std::chrono::milliseconds(c.rpc.stall_timeout_ms);
   o.linger_ms = static_cast<int>(c.rpc.linger_ms);
   return o;
 }
@@ -49,7 +50,8 @@ Expected<void> Agent::start() {
     return ok;
   }
   hardware_->start({[this](const hal::InputSpec& in, const hal::Edge& e, bool s) { on_estop_line(in, e, s); },
-                    [this](const hal::InputSpec& in, const hal::Edge& e, bool s) { on_alarm_line(in, e, s); }});
+                    [this](const hal::InputSpec& in, const hal::Edge& e, bool s) { on_alarm_line(in, e, s); },
+                    [this](const hal::InputSpec& in, const std::string& m) { on_line_fault(in, m); }});
   io_.start();
   started_ = true;
   return {};
@@ -110,10 +112,12 @@ bool Agent::emergency_stop(const std::string& source, const std::string& reason)
   return true;
 }
 
-Expected<bool> Agent::emergency_resume(const std::string& source, const std::string& reason) {
+Expected<bool> Agent::emergency_resume(const std::string& source, const std::string& reason,
+                                       std::vector<std::string>* blocking_out) {
   std::lock_guard<std::mutex> lock(emergency_mu_);
   std::vector<std::string> blocking;
   auto c = state_.update_emergency([&](EmergencyLatch& l) { return l.resume(&blocking); }, source, reason);
+  if (blocking_out) *blocking_out = blocking;
   if (!blocking.empty())
     return make_error("resume refused: hardware e-stop " + join(blocking) + " is still asserted; release it first",
                       static_cast<int>(rpc::error_code::emergency_asserted));
@@ -161,6 +165,47 @@ void Agent::on_alarm_line(const hal::InputSpec& in, const hal::Edge& e, bool at_
     log::warn("rig", text);
 }
 
+void Agent::on_line_fault(const hal::InputSpec& in, const std::string& message) {
+  log::error("hal", message);
+  if (in.role == hal::InputRole::alarm) {
+    // An alarm input nobody can read any more is itself an alarm.
+    on_alarm_line(in, hal::Edge{*hardware_->board().input_index(in.name), true, monotonic_ns(), true}, false);
+    return;
+  }
+  // A lost e-stop line fails safe: it holds the latch as a pressed button would, until restart.
+  const std::string reason = "e-stop '" + in.name + "' lost: " + message;
+  std::lock_guard<std::mutex> lock(emergency_mu_);
+  auto c = state_.update_emergency([&](EmergencyLatch& l) { return l.line_asserted(in.name); }, "gpio", reason);
+  if (c != EmergencyLatch::Change::none) announce(c, "gpio", reason, json{{"line", in.name}, {"board", hardware_->board().name}});
+}
+
+void Agent::on_app_emergency(int64_t kind, const json& context, std::string body) {
+  // The application's own 101/102: the latch follows it, and its event goes out from here, under
+  // the same lock as every other latch change, so the last event on the wire is the true state.
+  std::string reason = "application event";
+  if (const json* r = rpc::find_arg(context, "reason"); r && r->is_string()) reason = r->get<std::string>();
+  std::lock_guard<std::mutex> lock(emergency_mu_);
+  std::vector<std::string> blocking;
+  EmergencyLatch::Change c = EmergencyLatch::Change::none;
+  if (kind == rpc::event_kind::emergency_stop)
+    c = state_.update_emergency([](EmergencyLatch& l) { return l.hold("application"); }, "application", reason);
+  else
+    c = state_.update_emergency([&](EmergencyLatch& l) { return l.resume(&blocking); }, "application", reason);
+  if (!blocking.empty()) {
+    // Its resume does not apply while a button is pressed: not published, and the application
+    // is told the rig is still stopped.
+    const std::string why = "the application's emergencyResume was refused: hardware e-stop " + join(blocking) +
+                            " is still asserted";
+    log::warn("rig", why);
+    service_->notify_app(json{{"type", "emergency"},
+                              {"kind", rpc::event_kind::emergency_stop},
+                              {"context", {{"reason", why}, {"source", "gpio"}, {"current", true}}}});
+    return;
+  }
+  service_->publish_event_body(std::move(body), kind);
+  if (c != EmergencyLatch::Change::none && hardware_) hardware_->show_emergency(c == EmergencyLatch::Change::stopped);
+}
+
 void Agent::install_handlers() {
   auto& s = *service_;
   s.set_handler(cmd::none, [](const rpc::Request&, const rpc::Responder& r) { r(rpc::Response{res::success}); });
@@ -175,12 +220,11 @@ void Agent::install_handlers() {
   });
 
   s.set_handler(cmd::emergency_resume, [this](const rpc::Request& req, const rpc::Responder& r) {
-    auto resumed = emergency_resume("command", reason_from(req, "EMERGENCY_RESUME command"));
-    if (!resumed) {
-      const auto e = state_.emergency();
-      return r(rpc::Response{res::failed, json{{"emergencyStopped", true}, {"estopAsserted", e.asserted_lines}},
+    std::vector<std::string> blocking;
+    auto resumed = emergency_resume("command", reason_from(req, "EMERGENCY_RESUME command"), &blocking);
+    if (!resumed)
+      return r(rpc::Response{res::failed, json{{"emergencyStopped", true}, {"estopAsserted", blocking}},
                              rpc::error_code::emergency_asserted, resumed.error().message});
-    }
     r(rpc::Response{res::success, json{{"emergencyStopped", false}, {"wasStopped", *resumed}}});
   });
 
@@ -198,25 +242,8 @@ void Agent::install_handlers() {
                                 {"kind", rpc::event_kind::emergency_stop},
                                 {"context", {{"reason", e.reason}, {"source", e.source}, {"current", true}}}});
   };
-  hooks.on_event = [this](int64_t kind, const json& context) {
-    // The application raised or cleared an emergency itself and already published the event, so
-    // only the latch (and the relay) follow.
-    std::string reason = "application event";
-    if (const json* r = rpc::find_arg(context, "reason"); r && r->is_string()) reason = r->get<std::string>();
-    std::lock_guard<std::mutex> lock(emergency_mu_);
-    std::vector<std::string> blocking;
-    EmergencyLatch::Change c = EmergencyLatch::Change::none;
-    if (kind == rpc::event_kind::emergency_stop)
-      c = state_.update_emergency([](EmergencyLatch& l) { return l.hold("application"); }, "application", reason);
-    else if (kind == rpc::event_kind::emergency_resume)
-      c = state_.update_emergency([&](EmergencyLatch& l) { return l.resume(&blocking); }, "application", reason);
-    if (c != EmergencyLatch::Change::none && hardware_) hardware_->show_emergency(c == EmergencyLatch::Change::stopped);
-    if (!blocking.empty()) {
-      // Its resume went out, but the rig is still stopped: say so on the wire, last.
-      const std::string why = "hardware e-stop " + join(blocking) + " is still asserted: the application's resume does not apply";
-      log::warn("rig", why);
-      service_->publish_event(rpc::event_kind::emergency_stop, json{{"reason", why}, {"source", "gpio"}});
-    }
+  hooks.on_emergency_event = [this](int64_t kind, const json& context, std::string body) {
+    on_app_emergency(kind, context, std::move(body));
   };
   s.set_app_hooks(std::move(hooks));
 }

@@ -28,9 +28,10 @@ class Agent {
   // Any thread: latch the emergency state for `source` ("command", "application"), publish 101
   // and tell the application. False when the rig already was stopped (nothing is published).
   bool emergency_stop(const std::string& source, const std::string& reason);
-  // Clears every software holder; refused (an error naming the lines) while a hardware e-stop is
-  // asserted. True when the rig was stopped and now is not (102 published).
-  Expected<bool> emergency_resume(const std::string& source, const std::string& reason);
+  // Clears every software holder; refused while a hardware e-stop is asserted (an error naming
+  // the lines, which also land in *blocking). True when the rig was stopped and now is not.
+  Expected<bool> emergency_resume(const std::string& source, const std::string& reason,
+                                  std::vector<std::string>* blocking = nullptr);
 
   rpc::RpcService& service() { return *service_; }
   RigState& state() { return state_; }
@@ -43,6 +44,8 @@ class Agent {
   void install_handlers();
   void on_estop_line(const hal::InputSpec& in, const hal::Edge& edge, bool at_startup);
   void on_alarm_line(const hal::InputSpec& in, const hal::Edge& edge, bool at_startup);
+  void on_line_fault(const hal::InputSpec& in, const std::string& message);
+  void on_app_emergency(int64_t kind, const rpc::json& context, std::string body);
   void announce(EmergencyLatch::Change change, const std::string& source, const std::string& reason,
                 const rpc::json& details);
   rpc::json edge_details(const hal::InputSpec& in, const hal::Edge& edge) const;

@@ -61,13 +61,12 @@ Outcome exchange(const std::string& path, const std::string& request, double tim
       return;
     }
     asio::async_write(socket, asio::buffer(request), [&](const std::error_code& wec, size_t) {
-      if (wec) {
-        out = {exit_code::failure, "sending to " + path + ": " + wec.message()};
-        return;
-      }
-      asio::async_read_until(socket, asio::dynamic_buffer(buffer, 1 << 20), '\n', [&](const std::error_code& rec, size_t n) {
-        if (rec) out = {exit_code::failure, "the agent closed the control connection without answering (" + rec.message() + ")"};
-        else out.reply = buffer.substr(0, n - 1);
+      // Even when the send failed, the agent may have said why (too many connections).
+      asio::async_read_until(socket, asio::dynamic_buffer(buffer, 1 << 20), '\n', [&, wec](const std::error_code& rec, size_t n) {
+        if (!rec) out.reply = buffer.substr(0, n - 1);
+        else if (wec) out = {exit_code::failure, "sending to " + path + ": " + wec.message()};
+        else out = {exit_code::failure, "the agent closed the control connection without answering (" + rec.message() +
+                                            "; is it stopping?)"};
       });
     });
   });

@@ -37,6 +37,7 @@ Expected<Config> parse_config(std::string_view text, std::string_view source) {
   rpc.integer("max_request_bytes", c.rpc.max_request_bytes, 64, 4 * 1024 * 1024);
   rpc.integer("queue_capacity", c.rpc.queue_capacity, 1, 10'000'000);
   rpc.integer("send_hwm", c.rpc.send_hwm, 0, 10'000'000);
+  rpc.integer("stall_timeout_ms", c.rpc.stall_timeout_ms, 0, 600'000);
   rpc.integer("linger_ms", c.rpc.linger_ms, 0, 60'000);
   rpc.finish();
 
@@ -78,6 +79,7 @@ nlohmann::ordered_json config_to_json(const Config& c) {
               {"max_request_bytes", c.rpc.max_request_bytes},
               {"queue_capacity", c.rpc.queue_capacity},
               {"send_hwm", c.rpc.send_hwm},
+              {"stall_timeout_ms", c.rpc.stall_timeout_ms},
               {"linger_ms", c.rpc.linger_ms}};
   j["app_link"] = {{"enable", c.app_link.enable},
                    {"endpoint", c.app_link.endpoint},

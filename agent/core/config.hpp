@@ -23,6 +23,7 @@ struct RpcConfig {
   int64_t max_request_bytes = 256 * 1024;
   int64_t queue_capacity = 10000;
   int64_t send_hwm = 1000;
+  int64_t stall_timeout_ms = 1000;
   int64_t linger_ms = 100;
 };
 

@@ -2,13 +2,17 @@
 // socket and, later, the upstream clients. Other threads hand it work with post().
 #pragma once
 
+#include <exception>
 #include <future>
+#include <string>
 #include <thread>
 #include <type_traits>
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+
+#include "core/log.hpp"
 
 namespace rig {
 
@@ -21,7 +25,7 @@ class IoThread {
 
   asio::io_context& context() { return io_; }
   void start() {
-    if (!thread_.joinable()) thread_ = std::thread([this] { io_.run(); });
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
   }
   // Stops the loop (handlers still queued are dropped) and joins. Idempotent.
   void stop() {
@@ -45,6 +49,18 @@ class IoThread {
   }
 
  private:
+  // A handler that throws is a bug; log it and keep the HAL running rather than lose the e-stop.
+  void run() {
+    for (;;) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        log::error("io", std::string("unexpected exception on the io thread (continuing): ") + e.what());
+      }
+    }
+  }
+
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> guard_;
   std::thread thread_;

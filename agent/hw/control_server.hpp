@@ -2,12 +2,15 @@
 // limits and connection bookkeeping live here; what a request does is the handler's business.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/local/stream_protocol.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "core/expected.hpp"
 #include "hw/control_protocol.hpp"
@@ -30,17 +33,24 @@ class ControlServer {
   const std::string& path() const { return path_; }
 
   static constexpr size_t kMaxConnections = 16;
+  // A client that sends no complete request for this long is disconnected, so idle or
+  // half-written connections cannot hold every slot.
+  static constexpr std::chrono::seconds kIdleTimeout{10};
 
  private:
   class Connection;
   void accept();
+  void reject(asio::local::stream_protocol::socket socket);
 
   asio::io_context& io_;
   std::string path_;
   Handler handler_;
   asio::local::stream_protocol::acceptor acceptor_;
   std::shared_ptr<size_t> live_ = std::make_shared<size_t>(0);
+  std::vector<std::weak_ptr<Connection>> connections_;
+  asio::steady_timer retry_;  // accept() again after an error such as EMFILE
   bool bound_ = false;
+  bool warned_ = false;
 };
 
 }  // namespace rig::hw

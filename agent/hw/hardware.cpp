@@ -41,12 +41,17 @@ void Hardware::start(Handlers handlers) {
       if (h) h(in, hal::Edge{i, true, monotonic_ns(), false}, true);
     }
   }
-  gpio_->start([this](const hal::Edge& e) { on_edge(e); });
+  gpio_->start([this](const hal::Edge& e) { on_edge(e); },
+               [this](const hal::LineFault& f) {
+                 if (handlers_.on_fault) handlers_.on_fault(board_.inputs.at(f.input), f.message);
+               });
   if (control_) control_->start();
   set_role_outputs(hal::OutputRole::status_led, true);
 }
 
 void Hardware::stop() {
+  for (auto& t : pulses_) t->cancel();  // their clients get "pulse cancelled"
+  pulses_.clear();
   if (control_) control_->close();
   if (gpio_) {
     set_role_outputs(hal::OutputRole::status_led, false);
@@ -117,7 +122,9 @@ void Hardware::handle(const ControlRequest& r, ControlServer::Reply reply) {
   const auto input = board_.input_index(r.line);
   if (!r.line.empty() && !input && !board_.output_index(r.line))
     return reply(control_error("board " + board_.name + " has no line '" + r.line + "' (lines: " + names() + ")"));
-  if (r.op == ControlRequest::Op::get) return reply(lines_json(r.line).dump());
+  // Line names and descriptions may come from the kernel: never let bad UTF-8 throw.
+  auto text = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+  if (r.op == ControlRequest::Op::get) return reply(text(lines_json(r.line)));
 
   auto* sim = dynamic_cast<hal::SimGpio*>(gpio_.get());
   if (!sim)
@@ -129,15 +136,17 @@ void Hardware::handle(const ControlRequest& r, ControlServer::Reply reply) {
   const size_t index = *input;
   if (r.op == ControlRequest::Op::set) {
     if (auto ok = sim->drive(index, r.level); !ok) return reply(control_error(ok.error().message));
-    return reply(lines_json(r.line).dump());
+    return reply(text(lines_json(r.line)));
   }
   // pulse: active for `ms`, then inactive, answered when the line is back.
   if (auto ok = sim->drive(index, active_level); !ok) return reply(control_error(ok.error().message));
   auto timer = std::make_shared<asio::steady_timer>(io_.context(), std::chrono::milliseconds(r.ms));
+  pulses_.push_back(timer);
   timer->async_wait([this, timer, sim, index, active_level, line = r.line, reply](const std::error_code& ec) {
     if (ec) return reply(control_error("pulse cancelled: the agent is stopping"));
+    std::erase(pulses_, timer);
     (void)sim->drive(index, 1 - active_level);
-    reply(lines_json(line).dump());
+    reply(lines_json(line).dump(-1, ' ', false, json::error_handler_t::replace));
   });
 }
 

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include <asio/steady_timer.hpp>
+
 #include "core/expected.hpp"
 #include "core/io_thread.hpp"
 #include "hal/gpio.hpp"
@@ -21,6 +23,7 @@ class Hardware {
   struct Handlers {
     LineHandler on_estop;
     LineHandler on_alarm;
+    std::function<void(const hal::InputSpec&, const std::string& message)> on_fault;  // a line lost
   };
 
   Hardware(IoThread& io, hal::Board board, std::string control_socket);
@@ -45,6 +48,7 @@ class Hardware {
   void on_edge(const hal::Edge& edge);
   void handle(const ControlRequest& request, ControlServer::Reply reply);
   void set_role_outputs(hal::OutputRole role, bool active);
+  std::vector<std::shared_ptr<asio::steady_timer>> pulses_;  // cancelled by stop()
 
   IoThread& io_;
   hal::Board board_;

@@ -111,12 +111,11 @@ void AppLink::handle(const std::string& peer, int fd, std::string_view frame) {
       if (body.is_object())
         if (auto k = app_int_field(body, "kind")) kind = *k;
       std::string text = dump_lenient(camelize_keys(body));
-      if (topic == static_cast<uint32_t>(Topic::event))
-        core_.publish_event_now(text, kind);
-      else
+      if (topic != static_cast<uint32_t>(Topic::event)) {
         core_.publish_now(topic, text);
-      if (topic == static_cast<uint32_t>(Topic::event) && kind >= 0 && core_.hooks.on_event)
-        core_.hooks.on_event(kind, body.value("context", json()));
+        break;
+      }
+      publish_app_event(kind, body.value("context", json()), std::move(text));
       break;
     }
     case AppMessage::Type::event: {
@@ -126,8 +125,7 @@ void AppLink::handle(const std::string& peer, int fd, std::string_view frame) {
       if (auto w = m.body.find("when"); w != m.body.end() && w->is_number()) when = w->get<double>();
       uint64_t index = monotonic_ns();
       if (auto x = m.body.find("index"); x != m.body.end() && x->is_number_unsigned()) index = x->get<uint64_t>();
-      core_.publish_event_now(encode_event(kind, when, index, context), kind);
-      if (core_.hooks.on_event) core_.hooks.on_event(kind, context);
+      publish_app_event(kind, context, encode_event(kind, when, index, context));
       break;
     }
     case AppMessage::Type::reply: {
@@ -165,6 +163,15 @@ void AppLink::handle(const std::string& peer, int fd, std::string_view frame) {
     default:
       break;
   }
+}
+
+void AppLink::publish_app_event(int64_t kind, const json& context, std::string body) {
+  if (is_emergency_kind(kind) && core_.hooks.on_emergency_event) {
+    core_.hooks.on_emergency_event(kind, context, std::move(body));
+    return;
+  }
+  core_.publish_event_now(body, kind);
+  if (kind >= 0 && core_.hooks.on_event) core_.hooks.on_event(kind, context);
 }
 
 bool AppLink::send_to(const std::string& peer, const json& message) {

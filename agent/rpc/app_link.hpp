@@ -39,6 +39,7 @@ class AppLink {
   const std::string& name() const { return name_; }
 
  private:
+  void publish_app_event(int64_t kind, const json& context, std::string body);
   void handle(const std::string& peer, int fd, std::string_view frame);
   bool send_to(const std::string& peer, const json& message);
   void set_peer(const std::string& peer, int fd, const std::string& name);

@@ -53,6 +53,11 @@ constexpr int64_t alarm_raised = 9101;
 constexpr int64_t alarm_cleared = 9102;
 }  // namespace event_kind
 
+// The kinds published on EMERGENCY as well as EVENT (rpcservice.md §4).
+inline bool is_emergency_kind(int64_t kind) {
+  return kind == event_kind::emergency_stop || kind == event_kind::emergency_resume;
+}
+
 // rigagent's own errorCode values. 0-6 are malformed-request codes (§6.4, 6 is rigagent's
 // "too large"); 1000+ are the agent's command errors.
 namespace error_code {

@@ -19,10 +19,6 @@ namespace {
 constexpr size_t kNormalBatch = 64;     // normal publishes between two looks at the urgent lane
 constexpr int kMaxRequestsPerWake = 32; // then publishes and the app link get their turn
 
-bool is_emergency_kind(int64_t kind) {
-  return kind == event_kind::emergency_stop || kind == event_kind::emergency_resume;
-}
-
 std::string last_endpoint(zmq::socket_t& s) { return s.get(zmq::sockopt::last_endpoint); }
 
 // libzmq removes an existing socket file before an ipc bind, so a second agent would silently
@@ -72,7 +68,11 @@ Expected<void> ServiceCore::start() {
   stop_requested = false;
   try {
     ctx_.emplace(1);
-    pub_.emplace(*ctx_, zmq::socket_type::pub);
+    // XPUB, not PUB: the same on the wire to SUB peers, but with ZMQ_XPUB_NODROP it can refuse a
+    // send (EAGAIN) instead of silently dropping it for a subscriber whose queue is full, which
+    // is what keeps EMERGENCY frames from being lost (see publish_now).
+    pub_.emplace(*ctx_, zmq::socket_type::xpub);
+    pub_->set(zmq::sockopt::xpub_nodrop, 1);
     cmd_.emplace(*ctx_, zmq::socket_type::router);
     pub_->set(zmq::sockopt::linger, opts.linger_ms);
     pub_->set(zmq::sockopt::sndhwm, opts.send_hwm);
@@ -163,6 +163,9 @@ void ServiceCore::run() {
   std::vector<zmq::pollitem_t> items;
   items.push_back({nullptr, outbox.wake_fd(), ZMQ_POLLIN, 0});
   items.push_back({cmd_->handle(), 0, ZMQ_POLLIN, 0});
+  const size_t pub_item = items.size();
+  items.push_back({pub_->handle(), 0, ZMQ_POLLIN, 0});  // subscriptions, read and discarded
+  const size_t app_item = items.size();
   if (app_) {
     items.push_back({app_->socket().handle(), 0, ZMQ_POLLIN, 0});
     items.push_back({app_->monitor().handle(), 0, ZMQ_POLLIN, 0});
@@ -179,9 +182,10 @@ void ServiceCore::run() {
     if (items[0].revents & ZMQ_POLLIN) outbox.clear_wake();
     drain_urgent();
     if (items[1].revents & ZMQ_POLLIN) handle_commands();
+    if (items[pub_item].revents & ZMQ_POLLIN) drain_subscriptions();
     // Disconnects first: a new connection may reuse a closed one's descriptor number.
-    if (app_ && (items[3].revents & ZMQ_POLLIN)) app_->on_monitor_event();
-    if (app_ && (items[2].revents & ZMQ_POLLIN)) app_->on_readable();
+    if (app_ && (items[app_item + 1].revents & ZMQ_POLLIN)) app_->on_monitor_event();
+    if (app_ && (items[app_item].revents & ZMQ_POLLIN)) app_->on_readable();
     const int64_t now = monotonic_ms();
     if (now >= next_heartbeat_ms_) fire_heartbeat();
     if (app_) app_->expire(now);
@@ -190,8 +194,9 @@ void ServiceCore::run() {
   }
 
   // Publishes still queued go out, then every held request gets an answer, not silence.
+  stopping_ = true;  // no more waiting for slow subscribers
   drain_urgent();
-  while (outbox.normal_pending()) drain_normal_batch();
+  while (outbox.normal_pending() || !normal_batch_.empty() || !held_urgent_.empty()) drain_normal_batch();
   if (app_) app_->fail_all("rigagent is shutting down");
   drain_urgent();
   for (auto& [token, held] : held_) {
@@ -210,7 +215,8 @@ void ServiceCore::run() {
 }
 
 long ServiceCore::poll_timeout_ms() const {
-  if (outbox.normal_pending() || outbox.urgent_pending()) return 0;
+  if (blocked_since_ms_ >= 0) return 1;  // retry soon: a subscriber behind is reading
+  if (outbox.normal_pending() || outbox.urgent_pending() || !normal_batch_.empty()) return 0;
   int64_t now = monotonic_ms();
   int64_t until = next_heartbeat_ms_;
   if (app_) {
@@ -229,14 +235,74 @@ void ServiceCore::fire_heartbeat() {
   if (next_heartbeat_ms_ <= now) next_heartbeat_ms_ = now + opts.heartbeat_interval.count();
 }
 
-void ServiceCore::publish_now(uint32_t topic, const std::string& body) {
+bool ServiceCore::try_send(const PublishItem& p) {
   try {
-    std::string tf = topic_frame(topic);
-    pub_->send(zmq::buffer(tf), zmq::send_flags::sndmore);
-    pub_->send(zmq::buffer(body), zmq::send_flags::none);
+    std::string tf = topic_frame(p.topic);
+    // NODROP refuses the first frame when a matching subscriber's queue is full; once it is
+    // accepted the second always is (libzmq counts whole messages against the HWM).
+    if (!pub_->send(zmq::buffer(tf), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+    pub_->send(zmq::buffer(p.body), zmq::send_flags::none);
     counters.published++;
   } catch (const zmq::error_t& e) {
     log::error("rpc", std::string("publish failed: ") + e.what());
+  }
+  return true;
+}
+
+bool ServiceCore::send_or_wait(const PublishItem& p) {
+  if (try_send(p)) {
+    blocked_since_ms_ = -1;
+    return true;
+  }
+  const int64_t now = monotonic_ms();
+  if (blocked_since_ms_ < 0) {
+    blocked_since_ms_ = now;
+    counters.publish_waits++;
+  }
+  const int64_t waited = now - blocked_since_ms_;
+  if (!stopping_ && waited < opts.stall_timeout.count()) return false;
+  // A subscriber that has read nothing for this long is stalled. One lossy send drops the
+  // message for it alone and makes libzmq set its queue aside until it drains, so from here on
+  // the others are served without waiting for it.
+  pub_->set(zmq::sockopt::xpub_nodrop, 0);
+  try_send(p);
+  pub_->set(zmq::sockopt::xpub_nodrop, 1);
+  blocked_since_ms_ = -1;
+  if (stopping_) return true;
+  counters.stalls++;
+  log::warn("rpc", "a subscriber has read nothing for " + std::to_string(waited) +
+                       " ms: publishing without it until it catches up (it missed a " + topic_name(p.topic) + " message)");
+  return true;
+}
+
+void ServiceCore::publish_now(uint32_t topic, const std::string& body) {
+  PublishItem p{topic, body};
+  const bool urgent =
+      topic == static_cast<uint32_t>(Topic::emergency) || topic == static_cast<uint32_t>(Topic::command_result);
+  if (urgent) {
+    if (held_urgent_.empty() && send_or_wait(p)) return;
+    if (held_urgent_.empty()) counters.urgent_waits++;
+    held_urgent_.push_back(std::move(p));
+    return;
+  }
+  if (held_urgent_.empty() && normal_batch_.empty() && send_or_wait(p)) return;
+  normal_batch_.push_back(std::move(p));  // waits its turn behind what is blocked
+}
+
+bool ServiceCore::flush_held() {
+  while (!held_urgent_.empty()) {
+    if (!send_or_wait(held_urgent_.front())) return false;
+    held_urgent_.pop_front();
+  }
+  return true;
+}
+
+void ServiceCore::drain_subscriptions() {
+  zmq::message_t m;
+  try {
+    for (int i = 0; i < 1000 && pub_->recv(m, zmq::recv_flags::dontwait); ++i) {
+    }
+  } catch (const zmq::error_t&) {
   }
 }
 
@@ -246,6 +312,7 @@ void ServiceCore::publish_event_now(const std::string& body, int64_t kind) {
 }
 
 void ServiceCore::drain_urgent() {
+  flush_held();
   while (outbox.pop_urgent(urgent_batch_)) {
     for (auto& item : urgent_batch_) {
       if (auto* p = std::get_if<PublishItem>(&item))
@@ -260,9 +327,19 @@ void ServiceCore::drain_urgent() {
 }
 
 void ServiceCore::drain_normal_batch() {
-  if (!outbox.pop_normal(normal_batch_, kNormalBatch)) return;
-  for (auto& p : normal_batch_) publish_now(p.topic, p.body);
-  normal_batch_.clear();
+  // Ordinary events wait behind a held urgent message, and behind each other: a subscriber that
+  // is behind slows the stream down (up to rpc.stall_timeout_ms) instead of losing messages.
+  if (!flush_held()) return;
+  if (normal_batch_.empty() && !outbox.pop_normal(normal_batch_, kNormalBatch)) return;
+  while (!normal_batch_.empty()) {
+    if (!send_or_wait(normal_batch_.front())) return;
+    normal_batch_.pop_front();
+    // An e-stop queued meanwhile goes next, not after the rest of the batch.
+    if (outbox.urgent_pending()) {
+      drain_urgent();
+      if (!held_urgent_.empty()) return;
+    }
+  }
 }
 
 void ServiceCore::handle_commands() {
@@ -397,6 +474,10 @@ void RpcService::publish_json(Topic topic, const json& object) {
 
 void RpcService::publish_event(int64_t kind, const json& context, Topic topic) {
   core_->enqueue_event_body(static_cast<uint32_t>(topic), encode_event(kind, wall_seconds(), monotonic_ns(), context), kind);
+}
+
+void RpcService::publish_event_body(std::string body, int64_t kind) {
+  core_->enqueue_event_body(static_cast<uint32_t>(Topic::event), std::move(body), kind);
 }
 
 void RpcService::publish_command_result(int64_t command, int64_t nonce, const Response& response) {

@@ -30,6 +30,9 @@ struct ServiceOptions {
   size_t hard_max_message_bytes = 4 * 1024 * 1024;  // above this libzmq drops the peer
   size_t queue_capacity = 10000;                  // normal-lane publishes held at most
   int send_hwm = 1000;                            // PUB send high-water mark per subscriber
+  // How long publishing waits for a subscriber that is send_hwm messages behind before leaving
+  // it behind (logged, counted) so the others are not held up by a stalled one.
+  std::chrono::milliseconds stall_timeout{1000};
   int linger_ms = 100;
 };
 
@@ -44,6 +47,9 @@ struct Counters {
   std::atomic<uint64_t> app_messages{0};
   std::atomic<uint64_t> app_errors{0};
   std::atomic<uint64_t> handler_exceptions{0};
+  std::atomic<uint64_t> publish_waits{0};  // times publishing waited for a subscriber that was behind
+  std::atomic<uint64_t> urgent_waits{0};   // EMERGENCY/COMMAND_RESULT messages held for one
+  std::atomic<uint64_t> stalls{0};         // times a stalled subscriber was left behind
 };
 
 class ServiceCore;
@@ -76,6 +82,9 @@ struct AppHooks {
   std::function<void(const json& status)> on_status;               // a "status" message
   std::function<void(int64_t kind, const json& context)> on_event;  // an event the app published
   std::function<void(bool connected, const std::string& name)> on_connection;
+  // When set, an application's 101/102 event is handed here (body encoded) instead of being
+  // published: the agent publishes it itself, in order with its own latch changes.
+  std::function<void(int64_t kind, const json& context, std::string body)> on_emergency_event;
 };
 
 class RpcService {
@@ -104,6 +113,8 @@ class RpcService {
   // With topic EMERGENCY, only there (rigagent's alarm events).
   void publish_event(int64_t kind, const json& context, Topic topic = Topic::event);
   void publish_command_result(int64_t command, int64_t nonce, const Response& response);
+  // An encoded EVENT body (101/102 go out on EMERGENCY first), queued like publish_event().
+  void publish_event_body(std::string body, int64_t kind);
   // A notice for the application (e.g. an e-stop); dropped silently when none is connected.
   void notify_app(json message);
 

@@ -30,6 +30,9 @@ class ServiceCore : public std::enable_shared_from_this<ServiceCore> {
 
   // Owner thread.
   void send_reply(uint64_t token, const Reply& reply);
+  // Nothing is dropped for a subscriber that is behind: a message that does not fit its queue
+  // waits (EMERGENCY and COMMAND_RESULT first, each lane in order) until it has room, for up to
+  // opts.stall_timeout; then that subscriber is left behind until it catches up.
   void publish_now(uint32_t topic, const std::string& body);
   void publish_event_now(const std::string& body, int64_t kind);
   void forward_to_app(const Request& request, const Responder& responder);
@@ -52,6 +55,10 @@ class ServiceCore : public std::enable_shared_from_this<ServiceCore> {
   void run();
   void drain_urgent();
   void drain_normal_batch();
+  bool try_send(const PublishItem& p);      // false: a subscriber's queue is full, nothing sent
+  bool send_or_wait(const PublishItem& p);  // false: wait and try again
+  bool flush_held();                        // true when no urgent message is held
+  void drain_subscriptions();
   void handle_commands();
   void dispatch(Request request, uint64_t token);
   void fire_heartbeat();
@@ -71,6 +78,11 @@ class ServiceCore : public std::enable_shared_from_this<ServiceCore> {
   int64_t next_heartbeat_ms_ = 0;
   std::deque<OutboxItem> urgent_batch_;
   std::deque<PublishItem> normal_batch_;
+  // Urgent publishes waiting for a subscriber that is behind, oldest first (ordinary ones wait
+  // at the front of normal_batch_).
+  std::deque<PublishItem> held_urgent_;
+  int64_t blocked_since_ms_ = -1;  // when the message at the head first found a queue full
+  bool stopping_ = false;
 };
 
 }  // namespace rig::rpc

@@ -5,6 +5,11 @@ namespace rig::hal {
 Debouncer::Debouncer(Mode mode, uint64_t window_ns, bool initial_active)
     : mode_(mode), window_ns_(window_ns), reported_(initial_active), raw_(initial_active) {}
 
+std::optional<Transition> Debouncer::catch_up(uint64_t now_ns) {
+  if (!deadline_ || now_ns < *deadline_) return std::nullopt;
+  return on_timer(*deadline_);
+}
+
 std::optional<Transition> Debouncer::on_edge(bool active, uint64_t now_ns) {
   // Two edges of the same direction in a row mean a short pulse went by unseen (a v1 kernel,
   // or an overflowed queue): the level is what counts.
@@ -20,10 +25,11 @@ std::optional<Transition> Debouncer::on_edge(bool active, uint64_t now_ns) {
     deadline_ = now_ns + window_ns_;
     return std::nullopt;
   }
-  if (deadline_) {  // inside the lockout window: bounce
+  if (deadline_ && now_ns < *deadline_) {  // inside the lockout window: bounce
     ++suppressed_;
     return std::nullopt;
   }
+  deadline_.reset();  // a window that ended unobserved (the caller skipped catch_up)
   if (active == reported_) return std::nullopt;
   reported_ = active;
   deadline_ = now_ns + window_ns_;

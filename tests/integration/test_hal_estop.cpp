@@ -58,8 +58,9 @@ uint32_t topic_of(const Frames& f) {
 }
 
 struct Rig {
-  explicit Rig(const std::string& board_text = kBoard, std::function<void(Agent&)> before_start = {})
-      : board_path(write_board(board_text)), agent(make_config(board_path)) {
+  explicit Rig(const std::string& board_text = kBoard, std::function<void(Agent&)> before_start = {},
+               std::function<void(Config&)> configure = {})
+      : board_path(write_board(board_text)), agent(configured(make_config(board_path), configure)) {
     if (before_start) before_start(agent);
     auto r = agent.start();
     if (!r) fail_msg("agent start: %s", r.error().message.c_str());
@@ -70,6 +71,10 @@ struct Rig {
   ~Rig() {
     agent.stop();
     unlink(board_path.c_str());
+  }
+  static Config configured(Config c, const std::function<void(Config&)>& f) {
+    if (f) f(c);
+    return c;
   }
   static Config make_config(const std::string& board) {
     Config c;
@@ -369,6 +374,15 @@ static void application_is_told_at_once(void**) {
   assert_int_equal(a["kind"].get<int>(), event_kind::alarm_raised);
   assert_string_equal(a["context"]["alarm"].get<std::string>().c_str(), "overtemp");
 
+  // The application's own resume while the button is pressed: not published, and it is told.
+  send(json{{"type", "event"}, {"kind", 102}, {"context", {{"reason", "app thinks all is well"}}}});
+  json refused = next("emergency");
+  assert_int_equal(refused["kind"].get<int>(), 101);
+  assert_non_null(strstr(refused["context"]["reason"].get<std::string>().c_str(), "refused"));
+  for (const auto& [t, body] : rig.collect(200))
+    assert_int_not_equal(json::parse(body).value("kind", 0), 102);
+  assert_true(rig.status()["emergencyStopped"].get<bool>());
+
   // An application that connects while the rig is stopped learns it on connecting.
   zmq::socket_t late(rig.ctx, zmq::socket_type::dealer);
   late.set(zmq::sockopt::linger, 0);
@@ -447,6 +461,107 @@ static void estop_overtakes_a_flood_of_ordinary_events(void**) {
   assert_int_equal(json::parse((*reply)[0])["result"].get<int>(), result::success);
 }
 
+namespace {
+
+constexpr int kFloodEvents = 40'000;
+
+// Ordinary events with a 200-byte context: together far more than libzmq's queue for one
+// subscriber (send_hwm 100) and the loopback TCP buffers hold.
+void flood(Rig& rig) {
+  const std::string pad(200, 'x');
+  for (int i = 0; i < kFloodEvents; ++i) rig.agent.service().publish_event(201, json{{"n", i}, {"pad", pad}});
+}
+
+zmq::socket_t slow_sub(Rig& rig) {
+  zmq::socket_t s(rig.ctx, zmq::socket_type::sub);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::rcvhwm, 100);
+  s.set(zmq::sockopt::rcvbuf, 4096);
+  s.set(zmq::sockopt::subscribe, "");
+  s.connect(rig.agent.service().bound_pub_endpoints()[0]);
+  if (!wait_subscribed(s, [&] { rig.agent.service().publish(Topic::any, "probe"); })) fail_msg("slow SUB never connected");
+  return s;
+}
+
+// Reads `sub` until the whole flood and the 101 pair have arrived; checks the flood came in
+// order with nothing missing, and returns how many flood events arrived before the 101.
+int read_flood_and_estop(zmq::socket_t& sub, int timeout_s) {
+  int next = 0, before_estop = -1;
+  bool emergency = false, copy = false;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while ((next < kFloodEvents || !copy) && std::chrono::steady_clock::now() < end) {
+    auto f = recv_frames(sub, 500);
+    if (!f || f->size() != 2 || f->parts[0].size() != 4) continue;
+    const json e = json::parse((*f)[1], nullptr, false);
+    if (!e.is_object()) continue;
+    if (e.value("kind", 0) == 101) {
+      if (topic_of(*f) == kEmergency) {
+        emergency = true;
+        before_estop = next;
+      } else {
+        if (!emergency) fail_msg("EVENT 101 before EMERGENCY 101");
+        copy = true;
+      }
+    } else if (e.value("kind", 0) == 201) {
+      const int n = e["context"]["n"].get<int>();
+      if (n != next) fail_msg("flood event %d arrived when %d was due: events were lost", n, next);
+      ++next;
+    }
+  }
+  if (next != kFloodEvents) fail_msg("only %d of %d flood events arrived", next, kFloodEvents);
+  if (!emergency || !copy) fail_msg("the 101 pair never arrived");
+  return before_estop;
+}
+
+}  // namespace
+
+// A plain PUB drops whatever does not fit in a slow subscriber's queue, e-stops included. Here
+// nothing may be lost for a subscriber that is behind but reading, and the e-stop must still
+// overtake the backlog that has not reached it yet.
+static void estop_reaches_a_lagging_subscriber(void**) {
+  Rig rig(kBoard, {}, [](Config& c) {
+    c.rpc.send_hwm = 100;
+    c.rpc.stall_timeout_ms = 30'000;
+  });
+  zmq::socket_t slow = slow_sub(rig);
+  flood(rig);
+  for (int i = 0; i < 5000 && rig.agent.service().counters().publish_waits == 0; ++i) std::this_thread::sleep_for(1ms);
+  assert_true(rig.agent.service().counters().publish_waits >= 1);  // the subscriber is behind
+  rig.drive("estop", 1);
+  for (int i = 0; i < 2000 && rig.agent.service().counters().urgent_waits == 0; ++i) std::this_thread::sleep_for(1ms);
+  assert_true(rig.agent.service().counters().urgent_waits >= 1);  // the 101 had to wait for it
+  const int before = read_flood_and_estop(slow, 60);
+  assert_true(before < kFloodEvents);  // it overtook what was still queued
+  assert_int_equal(rig.agent.service().counters().stalls, 0);
+  assert_int_equal(rig.agent.service().dropped(), 0);
+}
+
+// A subscriber that reads nothing at all is left behind after rpc.stall_timeout_ms; the others
+// get everything, and then the e-stop without waiting.
+static void a_stalled_subscriber_does_not_hold_up_the_others(void**) {
+  Rig rig(kBoard, {}, [](Config& c) {
+    c.rpc.send_hwm = 100;
+    c.rpc.stall_timeout_ms = 300;
+  });
+  zmq::socket_t stalled = slow_sub(rig);
+  zmq::socket_t reader = slow_sub(rig);  // reads below, as fast as it can
+  flood(rig);
+  rig.drive("estop", 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  read_flood_and_estop(reader, 60);
+  assert_true(std::chrono::steady_clock::now() - t0 < 30s);
+  assert_true(rig.agent.service().counters().stalls >= 1);
+  // Once left behind, the stalled one holds nobody up: the release goes straight out.
+  const auto t1 = std::chrono::steady_clock::now();
+  rig.drive("estop", 0);
+  for (;;) {
+    auto f = recv_frames(reader, 2000);
+    assert_true(f.has_value());
+    if (topic_of(*f) == kEmergency && json::parse((*f)[1]).value("kind", 0) == 102) break;
+  }
+  assert_true(std::chrono::steady_clock::now() - t1 < 250ms);
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(press_publishes_101_on_emergency_then_event_and_release_102),
@@ -458,6 +573,8 @@ int main() {
       cmocka_unit_test(application_is_told_at_once),
       cmocka_unit_test(estop_asserted_at_startup_latches),
       cmocka_unit_test(estop_overtakes_a_flood_of_ordinary_events),
+      cmocka_unit_test(estop_reaches_a_lagging_subscriber),
+      cmocka_unit_test(a_stalled_subscriber_does_not_hold_up_the_others),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

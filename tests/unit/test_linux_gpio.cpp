@@ -1,6 +1,7 @@
 // The Linux GPIO backend without GPIO hardware: its error paths for real (a missing chip,
-// /dev/null, a regular file, an unknown label), and the errno -> message functions for what
-// only a board can produce (EACCES, EBUSY, EINVAL on bias, an offset out of range).
+// /dev/null, a regular file, an unknown label), the errno -> message functions for what
+// only a board can produce (EACCES, EBUSY, EINVAL on bias, an offset out of range), and what a
+// line's events mean (line_events.hpp: lost events, a failed line, debounce deadlines).
 #include "support/cmocka.hpp"
 
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include "hal/board.hpp"
 #include "platform/linux/gpio_chip.hpp"
 #include "platform/linux/gpio_errors.hpp"
+#include "platform/linux/line_events.hpp"
 #include "platform/linux/linux_gpio.hpp"
 #include "core/clock.hpp"
 
@@ -224,6 +226,216 @@ static void missing_chip_lists_the_machines_chips(void**) {
   contains(label, "'gpio' group");
 }
 
+// --- line_events.hpp: what a line's events mean ---
+
+constexpr uint64_t kMs = 1000000;
+
+// The line's level as the backend would read it, counting the reads; a nonzero `err` fails them.
+struct FakeLine {
+  bool active = false;
+  int err = 0;
+  int reads = 0;
+  auto reader() {
+    return [this](bool& a) {
+      ++reads;
+      a = active;
+      return err;
+    };
+  }
+};
+
+static LineEvents line_of(Uapi uapi, Debouncer::Mode mode, uint64_t window_ns, bool initial_active) {
+  return LineEvents(uapi, rpi_line(), mode, window_ns, initial_active);
+}
+
+static void expect_reports(const LineUpdate& u, const std::vector<LineReport>& want) {
+  std::string got_text, want_text;
+  auto text = [](const LineReport& r) {
+    return std::string(r.transition.active ? "pressed" : "released") + "@" + std::to_string(r.transition.timestamp_ns) +
+           (r.resync ? " (resync)" : "") + "; ";
+  };
+  for (const auto& r : u.reports) got_text += text(r);
+  for (const auto& r : want) want_text += text(r);
+  if (got_text != want_text) fail_msg("reported: %s\nexpected: %s", got_text.c_str(), want_text.c_str());
+}
+
+// v2 numbers each line's events: a gap is an overflowed queue, so the line is read and a level
+// that differs from the last edge seen is reported, once, as a resync. Without a gap the line is
+// not read at all.
+static void v2_seqno_gap_resyncs_the_level(void**) {
+  LineEvents line = line_of(Uapi::v2, Debouncer::Mode::trailing, 0, false);
+  FakeLine level;
+  LineUpdate u;
+  line.on_events({{true, 1000, 1}, {false, 2000, 2}}, 0, level.reader(), 5000, u);
+  expect_reports(u, {{{true, 1000}, false}, {{false, 2000}, false}});
+  assert_int_equal(level.reads, 0);
+
+  u.clear();
+  level.active = true;  // s5 (a press) was lost: the last edge read says released
+  line.on_events({{true, 6000, 3}, {false, 7000, 4}}, 0, level.reader(), 9000, u);
+  assert_int_equal(level.reads, 0);
+  u.clear();
+  line.on_events({{false, 8000, 6}}, 0, level.reader(), 9500, u);  // (a lone release: dedup'd)
+  assert_int_equal(level.reads, 1);
+  expect_reports(u, {{{true, 9500}, true}});
+  assert_false(u.fault.has_value());
+  assert_true(line.debouncer().reported());
+
+  // A gap with the level as the last edge said: nothing to resync.
+  u.clear();
+  line.on_events({{false, 10000, 8}, {true, 11000, 9}}, 0, level.reader(), 12000, u);
+  assert_int_equal(level.reads, 2);
+  expect_reports(u, {{{false, 10000}, false}, {{true, 11000}, false}});
+}
+
+// v1's queue drops the newest events when full, and has no sequence numbers: the level is read
+// after every batch. A batch ending on a stale "released" while the line reads pressed reports
+// pressed.
+static void v1_stale_release_is_reconciled(void**) {
+  LineEvents line = line_of(Uapi::v1, Debouncer::Mode::trailing, 0, false);
+  FakeLine level;
+  level.active = true;
+  LineUpdate u;
+  line.on_events({{true, 1000, 0}, {false, 1000, 0}}, 0, level.reader(), 1000, u);
+  assert_int_equal(level.reads, 1);
+  expect_reports(u, {{{true, 1000}, false}, {{false, 1000}, false}, {{true, 1000}, true}});
+  assert_true(line.debouncer().reported());
+
+  // With v1's emulated (trailing) kernel debounce: the window ends on the level the line has.
+  LineEvents slow = line_of(Uapi::v1, Debouncer::Mode::trailing, 10 * kMs, false);
+  u.clear();
+  slow.on_events({{true, 1 * kMs, 0}, {false, 1 * kMs, 0}}, 0, level.reader(), 1 * kMs, u);
+  expect_reports(u, {});
+  assert_true(slow.debouncer().deadline().has_value());
+  slow.on_deadline({}, 0, level.reader(), *slow.debouncer().deadline(), u);
+  expect_reports(u, {{{true, 11 * kMs}, false}});
+  assert_true(slow.debouncer().reported());
+
+  // The level read back as the last edge said is no edge: the window is not restarted, and no
+  // bounce is counted.
+  LineEvents same = line_of(Uapi::v1, Debouncer::Mode::trailing, 10 * kMs, false);
+  u.clear();
+  same.on_events({{true, 1 * kMs, 0}}, 0, level.reader(), 5 * kMs, u);
+  assert_int_equal(same.debouncer().deadline().value_or(0), 11 * kMs);
+  assert_int_equal(same.debouncer().suppressed(), 0);
+}
+
+// At a debounce deadline the line is read: what the window ends on is the line's level, not the
+// last edge read (whose successor may have been dropped).
+static void deadline_reads_the_line(void**) {
+  // Leading (e-stop) debounce on v1: a press, then a release inside the lockout, read together.
+  LineEvents line = line_of(Uapi::v1, Debouncer::Mode::leading, 10 * kMs, false);
+  FakeLine level;
+  LineUpdate u;
+  line.on_events({{true, 1 * kMs, 0}, {false, 1 * kMs, 0}}, 0, level.reader(), 1 * kMs, u);
+  expect_reports(u, {{{true, 1 * kMs}, false}});
+  // Pressed again, its edge dropped: the window's end must not leave "released" standing.
+  level.active = true;
+  u.clear();
+  line.on_deadline({}, 0, level.reader(), 11 * kMs, u);
+  line.on_deadline({}, 0, level.reader(), *line.debouncer().deadline(), u);
+  // The release seen in the window is reported at its end, then the press found there (stamped
+  // when it was found), once the lockout that the release started is over.
+  expect_reports(u, {{{false, 1 * kMs}, false}, {{true, 11 * kMs}, false}});
+  assert_true(line.debouncer().reported());
+}
+
+// A failed read (ENODEV: the driver was unbound) is a fault, reported once, naming the line;
+// the edges read before it still count, and nothing comes after it.
+static void read_error_is_a_fault_once(void**) {
+  LineEvents line = line_of(Uapi::v2, Debouncer::Mode::trailing, 0, false);
+  FakeLine level;
+  LineUpdate u;
+  line.on_events({{true, 1000, 1}}, ENODEV, level.reader(), 2000, u);
+  expect_reports(u, {{{true, 1000}, false}});
+  assert_true(u.fault.has_value());
+  assert_str(*u.fault,
+             "board rpi4, input 'estop': reading /dev/gpiochip0 line 17 'GPIO17' failed: No such device (the GPIO "
+             "driver went away?); the input is no longer watched");
+  assert_true(line.failed());
+  assert_str(line.fault(), *u.fault);
+
+  u.clear();
+  line.on_events({{false, 3000, 2}}, 0, level.reader(), 4000, u);
+  line.on_deadline({}, 0, level.reader(), 5000, u);
+  line.on_wait_error(std::make_error_code(std::errc::bad_file_descriptor), u);
+  assert_false(u.fault.has_value());
+  expect_reports(u, {});
+  assert_int_equal(level.reads, 0);
+
+  // Reading the level fails (v1 reads it after every batch).
+  LineEvents v1 = line_of(Uapi::v1, Debouncer::Mode::trailing, 0, false);
+  level.err = EIO;
+  u.clear();
+  v1.on_events({}, 0, level.reader(), 1000, u);
+  assert_true(u.fault.has_value());
+  contains(*u.fault, "board rpi4, input 'estop': reading the level of /dev/gpiochip0 line 17 'GPIO17' failed: ");
+  contains(*u.fault, "(errno 5)");
+  u.clear();
+  v1.on_events({}, 0, level.reader(), 2000, u);
+  assert_false(u.fault.has_value());
+
+  // The wait on the fd fails.
+  LineEvents waited = line_of(Uapi::v2, Debouncer::Mode::trailing, 0, false);
+  u.clear();
+  waited.on_wait_error(std::error_code(ENODEV, std::system_category()), u);
+  assert_true(u.fault.has_value());
+  contains(*u.fault, "watching /dev/gpiochip0 line 17 'GPIO17' failed: No such device (the GPIO driver went away?)");
+}
+
+// Edges read after a deadline passed (a busy thread, a batch): what the timer would have
+// reported at the deadline comes first, then the edge.
+static void edges_after_a_passed_deadline_catch_up(void**) {
+  FakeLine level;
+  LineUpdate u;
+  // Leading: a press, a release inside the lockout, and a press read only after the window
+  // ended. The release is reported at the window's end (a short press is never lost), then the
+  // new press.
+  LineEvents lead = line_of(Uapi::v2, Debouncer::Mode::leading, 10 * kMs, false);
+  level.active = true;
+  lead.on_events({{true, 1 * kMs, 1}, {false, 3 * kMs, 2}, {true, 25 * kMs, 3}}, 0, level.reader(), 26 * kMs, u);
+  expect_reports(u, {{{true, 1 * kMs}, false}, {{false, 3 * kMs}, false}, {{true, 25 * kMs}, false}});
+
+  // Trailing: a press that held for its window, then a release read late.
+  LineEvents trail = line_of(Uapi::v2, Debouncer::Mode::trailing, 10 * kMs, false);
+  level.active = false;
+  u.clear();
+  trail.on_events({{true, 1 * kMs, 1}, {false, 30 * kMs, 2}}, 0, level.reader(), 31 * kMs, u);
+  expect_reports(u, {{{true, 11 * kMs}, false}});
+  trail.on_deadline({}, 0, level.reader(), 40 * kMs, u);
+  expect_reports(u, {{{true, 11 * kMs}, false}, {{false, 40 * kMs}, false}});
+}
+
+// "kernel" and "auto" on a v1 kernel emulate the kernel's (trailing) debounce in software;
+// "software" leads everywhere.
+static void v1_kernel_debounce_is_software_trailing(void**) {
+  InputSpec spec;
+  spec.debounce_ms = 10;
+  for (auto mode : {DebounceMode::automatic, DebounceMode::kernel}) {
+    spec.debounce = mode;
+    const DebouncePlan v1 = plan_debounce(spec, Uapi::v1);
+    assert_true(v1.mode == Debouncer::Mode::trailing);
+    assert_int_equal(v1.window_ns, 10 * kMs);
+    assert_int_equal(v1.kernel_us, 0);
+    assert_str(v1.text, "10 ms software trailing debounce (v1 uAPI has no kernel debounce)");
+    const DebouncePlan v2 = plan_debounce(spec, Uapi::v2);
+    assert_int_equal(v2.kernel_us, 10000);
+    assert_int_equal(v2.window_ns, 0);
+    assert_str(v2.text, "10 ms kernel debounce");
+  }
+  spec.debounce = DebounceMode::software;
+  for (auto uapi : {Uapi::v1, Uapi::v2}) {
+    const DebouncePlan p = plan_debounce(spec, uapi);
+    assert_true(p.mode == Debouncer::Mode::leading);
+    assert_int_equal(p.window_ns, 10 * kMs);
+    assert_int_equal(p.kernel_us, 0);
+    assert_str(p.text, "10 ms software (leading-edge) debounce");
+  }
+  spec.debounce_ms = 0;
+  assert_str(plan_debounce(spec, Uapi::v1).text, "no debounce");
+  assert_int_equal(plan_debounce(spec, Uapi::v1).window_ns, 0);
+}
+
 int main() {
   unsetenv("RIGAGENT_GPIO_UAPI");
   const struct CMUnitTest tests[] = {
@@ -242,6 +454,12 @@ int main() {
       cmocka_unit_test(offset_out_of_range_gives_the_range),
       cmocka_unit_test(unknown_line_name_lists_some),
       cmocka_unit_test(missing_chip_lists_the_machines_chips),
+      cmocka_unit_test(v2_seqno_gap_resyncs_the_level),
+      cmocka_unit_test(v1_stale_release_is_reconciled),
+      cmocka_unit_test(deadline_reads_the_line),
+      cmocka_unit_test(read_error_is_a_fault_once),
+      cmocka_unit_test(edges_after_a_passed_deadline_catch_up),
+      cmocka_unit_test(v1_kernel_debounce_is_software_trailing),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -21,6 +21,9 @@ class Debouncer {
   };
   Debouncer(Mode mode, uint64_t window_ns, bool initial_active);
 
+  // Call first for every raw edge: if the deadline passed before this edge was seen (edges read
+  // in a batch, a busy thread), reports what on_timer() would have reported at the deadline.
+  std::optional<Transition> catch_up(uint64_t now_ns);
   // A raw edge: the line now reads `active` (time `now_ns`). May report a transition at once.
   std::optional<Transition> on_edge(bool active, uint64_t now_ns);
   // When on_timer() must be called next, if at all.

@@ -31,14 +31,22 @@ struct InputState {
   uint64_t bounces = 0; // raw edges suppressed as bounce
 };
 
+// An input that can no longer be watched (its device went away, a read failed). The agent
+// treats a lost e-stop line as pressed: it fails safe.
+struct LineFault {
+  size_t input = 0;
+  std::string message;
+};
+
 class Gpio {
  public:
   using EdgeHandler = std::function<void(const Edge&)>;
+  using FaultHandler = std::function<void(const LineFault&)>;
   virtual ~Gpio() = default;
 
-  // Starts watching the inputs; edges arrive through `handler` on the io_context's thread.
-  // Before start(), input_state() already holds the levels read when the lines were requested.
-  virtual void start(EdgeHandler handler) = 0;
+  // Starts watching the inputs; edges and faults arrive on the io_context's thread. Before
+  // start(), input_state() already holds the levels read when the lines were requested.
+  virtual void start(EdgeHandler on_edge, FaultHandler on_fault) = 0;
   // Cancels everything pending; call from the io thread, or once it has stopped.
   virtual void stop() = 0;
 

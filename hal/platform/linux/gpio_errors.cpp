@@ -147,4 +147,22 @@ std::string unknown_line_name_message(const LinePlace& at, const std::string& na
   return t + " — " + fix_hint(at, "line");
 }
 
+namespace {
+std::string line_lost(const LinePlace& at, const std::string& doing, const std::string& why) {
+  return at.who + ": " + doing + " " + line_text(at) + " failed: " + why + "; the input is no longer watched";
+}
+}  // namespace
+
+std::string line_lost_message(const LinePlace& at, const std::string& doing, int err) {
+  // ENODEV: the chip's driver was unbound (or the device removed) while the line was held.
+  const bool gone = err == ENODEV || err == ENXIO || err == ESHUTDOWN;
+  return line_lost(at, doing, std::string(std::strerror(err)) + (gone ? " (the GPIO driver went away?)" : " (errno " + std::to_string(err) + ")"));
+}
+
+std::string line_lost_message(const LinePlace& at, const std::string& doing, const std::error_code& ec) {
+  if (ec.category() == std::system_category() || ec.category() == std::generic_category())
+    return line_lost_message(at, doing, ec.value());
+  return line_lost(at, doing, ec.message());
+}
+
 }  // namespace rig::hal::cdev

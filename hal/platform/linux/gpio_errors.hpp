@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "hal/board.hpp"
@@ -53,5 +54,10 @@ std::string missing_chip_message(const LinePlace& at, const std::vector<ChipSumm
 std::string unknown_label_message(const LinePlace& at, const std::string& label, const std::vector<ChipSummary>& found);
 std::string offset_out_of_range_message(const LinePlace& at, uint32_t offset);
 std::string unknown_line_name_message(const LinePlace& at, const std::string& name, const std::vector<std::string>& some_names);
+// An input that can no longer be watched: "board rpi4, input 'estop': reading /dev/gpiochip0 line
+// 17 'GPIO17' failed: No such device (the GPIO driver went away?); the input is no longer watched".
+// `doing` is what failed ("reading", "reading the level of", "watching"); `err` is an errno.
+std::string line_lost_message(const LinePlace& at, const std::string& doing, int err);
+std::string line_lost_message(const LinePlace& at, const std::string& doing, const std::error_code& ec);
 
 }  // namespace rig::hal::cdev

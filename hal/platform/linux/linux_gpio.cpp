@@ -2,12 +2,14 @@
 
 #include <cstdlib>
 
+#include <asio/post.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
 
 #include "core/clock.hpp"
 #include "hal/debouncer.hpp"
 #include "platform/linux/gpio_chip.hpp"
+#include "platform/linux/line_events.hpp"
 
 namespace rig::hal {
 
@@ -15,15 +17,16 @@ namespace {
 
 using namespace cdev;
 
-// One line request per input, each its own fd watched on the io_context; edges go through a
-// Debouncer: a real one for software debounce, a zero-window one otherwise (it still dedups and
-// holds the reported value). Structure as in sim_gpio.cpp.
+// One line request per input, each its own fd watched on the io_context; what its events mean
+// (debounce, lost events, a failed line) is LineEvents' business (line_events.hpp), tested
+// without hardware. Its Debouncer is a real one for software debounce, a zero-window one
+// otherwise (it still dedups and holds the reported value). Structure as in sim_gpio.cpp.
 class LinuxGpio final : public Gpio {
  public:
   LinuxGpio(asio::io_context& io, Board board) : Gpio(std::move(board)), io_(io) {}
   Expected<void> open(std::optional<Uapi> forced);
 
-  void start(EdgeHandler handler) override;
+  void start(EdgeHandler on_edge, FaultHandler on_fault) override;
   void stop() override;
   Expected<InputState> input_state(size_t input) override;
   Expected<void> set_output(size_t output, bool active) override;
@@ -34,16 +37,13 @@ class LinuxGpio final : public Gpio {
 
  private:
   struct Input {
-    LinePlace at;
-    Uapi uapi = Uapi::v2;
     std::string debounce;  // for describe_input
     std::unique_ptr<asio::posix::stream_descriptor> stream;  // owns the request's fd
-    std::unique_ptr<Debouncer> debouncer;
+    std::unique_ptr<LineEvents> events;
     std::unique_ptr<asio::steady_timer> timer;
-    uint32_t last_seqno = 0;
     uint64_t edges = 0;
     bool watching = false;
-    int failure = 0;  // errno of a failed read: the line is no longer watched
+    bool fault_reported = false;  // a failed line is reported once, at start() if it failed before
   };
   struct Output {
     LinePlace at;
@@ -55,18 +55,21 @@ class LinuxGpio final : public Gpio {
   Expected<void> open_input(ChipSet& chips, size_t i);
   Expected<void> open_output(ChipSet& chips, size_t i);
   void watch(size_t i);
-  void on_readable(size_t i);
-  void resync(size_t i);
+  void on_readable(size_t i, const std::error_code& ec);
+  void drain(size_t i);  // reads what the fd holds and delivers what it means
+  void on_deadline(size_t i);
   void arm(size_t i);
-  void deliver(size_t i, const Transition& t, bool resync);
+  void deliver(size_t i);  // what update_ holds, then re-arms or, for a failed line, stops
+  void report_fault(size_t i);
   // A completion may already be queued when stop() or the destructor runs: handlers hold this
-  // token and the generation they were started in, and do nothing if either is gone.
+  // token and the generation they were started in, and do nothing if either is gone, or if they
+  // were cancelled. Any other error goes to the handler: a failed wait is a line to report.
   template <typename F>
   auto guarded(F f) {
     return [w = std::weak_ptr<int>(alive_), gen = generation_, f](const std::error_code& ec) {
       auto alive = w.lock();
-      if (ec || !alive || *alive != gen) return;
-      f();
+      if (!alive || *alive != gen || ec == asio::error::operation_aborted) return;
+      f(ec);
     };
   }
 
@@ -74,7 +77,9 @@ class LinuxGpio final : public Gpio {
   std::vector<Input> inputs_;
   std::vector<Output> outputs_;
   std::vector<RawEvent> events_;  // reused: no allocation per edge
-  EdgeHandler handler_;
+  LineUpdate update_;             // likewise
+  EdgeHandler on_edge_;
+  FaultHandler on_fault_;
   bool started_ = false;
   bool stopped_ = false;
   int generation_ = 0;
@@ -95,38 +100,30 @@ Expected<void> LinuxGpio::open(std::optional<Uapi> forced) {
 Expected<void> LinuxGpio::open_input(ChipSet& chips, size_t i) {
   const InputSpec& spec = board_.inputs[i];
   Input in;
-  in.at.who = who_for_input(board_, i);
-  in.at.board_source = board_.source;
-  auto chip = chips.get(spec.line.chip, in.at);
+  LinePlace at;
+  at.who = who_for_input(board_, i);
+  at.board_source = board_.source;
+  auto chip = chips.get(spec.line.chip, at);
   if (!chip) return chip.error();
-  auto offset = find_line(**chip, spec.line, in.at);
+  auto offset = find_line(**chip, spec.line, at);
   if (!offset) return offset.error();
-  in.uapi = (*chip)->uapi;
+  const Uapi uapi = (*chip)->uapi;
 
-  // Kernel debounce trails (waits for the line to settle); software debounce leads (reports
-  // at once). v1 has no kernel debounce: software stands in, and describe_input says so.
-  const bool kernel = spec.debounce_ms > 0 && in.uapi == Uapi::v2 && spec.debounce != DebounceMode::software;
-  const bool software = spec.debounce_ms > 0 && !kernel;
-  const std::string ms = std::to_string(spec.debounce_ms) + " ms ";
-  in.debounce = spec.debounce_ms == 0 ? "no debounce"
-                : kernel              ? ms + "kernel debounce"
-                                      : ms + "software (leading-edge) debounce";
-  if (software && spec.debounce != DebounceMode::software) in.debounce += " (the v1 uAPI has no kernel debounce)";
-
-  const InputRequest how{spec.active_low, spec.bias, kernel ? spec.debounce_ms * 1000 : 0};
-  auto fd = request_input(**chip, *offset, how, in.at);
+  const DebouncePlan plan = plan_debounce(spec, uapi);
+  in.debounce = plan.text;
+  const InputRequest how{spec.active_low, spec.bias, plan.kernel_us};
+  auto fd = request_input(**chip, *offset, how, at);
   if (!fd) return fd.error();
   // The level now is the starting state: an e-stop already pressed at startup must be seen.
   bool active = false;
-  if (int err = get_value(in.uapi, fd->get(), active))
-    return make_error(gpio_errno_message(GpioStep::get_value, err, in.at), err);
-  const uint64_t window_ns = software ? uint64_t(spec.debounce_ms) * 1000000ull : 0;
-  in.debouncer = std::make_unique<Debouncer>(Debouncer::Mode::leading, window_ns, active);
+  if (int err = get_value(uapi, fd->get(), active))
+    return make_error(gpio_errno_message(GpioStep::get_value, err, at), err);
   in.timer = std::make_unique<asio::steady_timer>(io_);
   in.stream = std::make_unique<asio::posix::stream_descriptor>(io_);
   std::error_code ec;
   in.stream->assign(fd->get(), ec);
-  if (ec) return make_error(in.at.who + ": cannot watch " + line_text(in.at) + " for edges: " + ec.message());
+  if (ec) return make_error(at.who + ": cannot watch " + line_text(at) + " for edges: " + ec.message());
+  in.events = std::make_unique<LineEvents>(uapi, std::move(at), plan.mode, plan.window_ns, active);
   fd->release();  // the stream closes it now
   inputs_.push_back(std::move(in));
   // Watched from now on so state stays current; edges are delivered once start() is called.
@@ -151,12 +148,22 @@ Expected<void> LinuxGpio::open_output(ChipSet& chips, size_t i) {
   return {};
 }
 
-void LinuxGpio::start(EdgeHandler handler) {
-  handler_ = std::move(handler);
+void LinuxGpio::start(EdgeHandler on_edge, FaultHandler on_fault) {
+  on_edge_ = std::move(on_edge);
+  on_fault_ = std::move(on_fault);
   started_ = true;
   stopped_ = false;
   for (size_t i = 0; i < inputs_.size(); ++i) {
-    if (!inputs_[i].watching && !inputs_[i].failure) watch(i);
+    if (inputs_[i].events->failed()) {
+      report_fault(i);  // it failed before start(): reported now
+      continue;
+    }
+    if (!inputs_[i].watching) {
+      watch(i);
+      // Edges that came while stopped made the fd readable with nobody waiting, and a wait only
+      // wakes on the next change: read them now (posted: handlers never run inside start()).
+      asio::post(io_, [g = guarded([this, i](const std::error_code&) { drain(i); })] { g(std::error_code()); });
+    }
     arm(i);  // a debounce window cut short by stop() still ends
   }
 }
@@ -174,65 +181,93 @@ void LinuxGpio::stop() {
 }
 
 void LinuxGpio::watch(size_t i) {
-  if (inputs_[i].watching) return;  // the edge handler may have stopped and restarted us
+  if (inputs_[i].watching || inputs_[i].events->failed()) return;  // the edge handler may have restarted us
   inputs_[i].watching = true;
-  inputs_[i].stream->async_wait(asio::posix::stream_descriptor::wait_read, guarded([this, i] { on_readable(i); }));
+  inputs_[i].stream->async_wait(asio::posix::stream_descriptor::wait_read,
+                                guarded([this, i](const std::error_code& ec) { on_readable(i, ec); }));
 }
 
-void LinuxGpio::on_readable(size_t i) {
+// Reads the line's logical level through its request fd: 0 or errno.
+auto level_reader(LineEvents& line, int fd) {
+  return [&line, fd](bool& active) { return get_value(line.uapi(), fd, active); };
+}
+
+void LinuxGpio::on_readable(size_t i, const std::error_code& ec) {
+  inputs_[i].watching = false;
+  if (!ec) return drain(i);
+  update_.clear();
+  inputs_[i].events->on_wait_error(ec, update_);
+  deliver(i);
+}
+
+void LinuxGpio::drain(size_t i) {
   Input& in = inputs_[i];
-  in.watching = false;
+  update_.clear();
   events_.clear();
-  const int err = read_events(in.uapi, in.stream->native_handle(), events_);
-  bool lost = false;
-  for (const RawEvent& e : events_) {
-    // v2 numbers each line's events 1, 2, ...: a gap is an overflowed kernel queue.
-    if (in.uapi == Uapi::v2) lost |= e.line_seqno != in.last_seqno + 1;
-    in.last_seqno = e.line_seqno;
-    if (auto t = in.debouncer->on_edge(e.active, e.timestamp_ns)) deliver(i, *t, false);
-  }
-  if (lost) resync(i);
-  arm(i);
-  // Re-watching a broken fd would spin (it stays readable); input_state() reports it instead.
-  if (err) in.failure = err;
-  else if (!stopped_) watch(i);
+  const int fd = in.stream->native_handle();
+  const int err = read_events(in.events->uapi(), fd, events_);
+  in.events->on_events(events_, err, level_reader(*in.events, fd), monotonic_ns(), update_);
+  deliver(i);
 }
 
-// After lost events the last edge seen may not be the line's level: read it and report a
-// difference as a resync edge. (Inside a software lockout, the window's end reports it.)
-void LinuxGpio::resync(size_t i) {
+void LinuxGpio::on_deadline(size_t i) {
   Input& in = inputs_[i];
-  bool active = false;
-  if (get_value(in.uapi, in.stream->native_handle(), active) != 0) return;
-  if (auto t = in.debouncer->on_edge(active, monotonic_ns())) deliver(i, *t, true);
+  update_.clear();
+  events_.clear();
+  const int fd = in.stream->native_handle();
+  const int err = read_events(in.events->uapi(), fd, events_);
+  in.events->on_deadline(events_, err, level_reader(*in.events, fd), monotonic_ns(), update_);
+  deliver(i);
+}
+
+void LinuxGpio::deliver(size_t i) {
+  // A handler may call stop(), start() or input_state(): none of them touches update_.
+  for (const LineReport& r : update_.reports) {
+    ++inputs_[i].edges;
+    if (started_ && on_edge_) on_edge_(Edge{i, r.transition.active, r.transition.timestamp_ns, r.resync});
+  }
+  if (update_.fault) {
+    // Re-watching a broken fd would spin (it stays readable): the line is reported and dropped.
+    Input& in = inputs_[i];
+    std::error_code ignored;
+    in.stream->cancel(ignored);
+    in.watching = false;
+    in.timer->cancel();
+    report_fault(i);
+    return;
+  }
+  arm(i);
+  if (!stopped_) watch(i);
+}
+
+void LinuxGpio::report_fault(size_t i) {
+  Input& in = inputs_[i];
+  if (in.fault_reported || !started_ || !on_fault_) return;  // before start(): start() reports it
+  in.fault_reported = true;
+  on_fault_(LineFault{i, in.events->fault()});
 }
 
 void LinuxGpio::arm(size_t i) {
   Input& in = inputs_[i];
-  const auto deadline = in.debouncer->deadline();
-  if (!deadline || stopped_) return;
+  const auto deadline = in.events->debouncer().deadline();
+  if (!deadline || stopped_ || in.events->failed()) return;
   const uint64_t now = monotonic_ns();
   in.timer->expires_after(std::chrono::nanoseconds(*deadline > now ? *deadline - now : 0));
-  in.timer->async_wait(guarded([this, i] {
-    if (auto t = inputs_[i].debouncer->on_timer(monotonic_ns())) deliver(i, *t, false);
-    arm(i);
+  in.timer->async_wait(guarded([this, i](const std::error_code& ec) {
+    if (!ec) on_deadline(i);  // a timer fails only by being cancelled
   }));
-}
-
-void LinuxGpio::deliver(size_t i, const Transition& t, bool resync) {
-  ++inputs_[i].edges;
-  if (started_ && handler_) handler_(Edge{i, t.active, t.timestamp_ns, resync});
 }
 
 Expected<InputState> LinuxGpio::input_state(size_t input) {
   if (input >= inputs_.size()) return make_error("no input number " + std::to_string(input));
   Input& in = inputs_[input];
-  if (in.failure) return make_error(gpio_errno_message(GpioStep::read_events, in.failure, in.at), in.failure);
+  const LineEvents& line = *in.events;
+  if (line.failed()) return make_error(line.fault());
   bool active = false;
-  if (int err = get_value(in.uapi, in.stream->native_handle(), active))
-    return make_error(gpio_errno_message(GpioStep::get_value, err, in.at), err);
+  if (int err = get_value(line.uapi(), in.stream->native_handle(), active))
+    return make_error(gpio_errno_message(GpioStep::get_value, err, line.at()), err);
   const int level = active != board_.inputs[input].active_low ? 1 : 0;  // undo the kernel's active-low
-  return InputState{in.debouncer->reported(), level, in.edges, in.debouncer->suppressed()};
+  return InputState{line.debouncer().reported(), level, in.edges, line.debouncer().suppressed()};
 }
 
 Expected<void> LinuxGpio::set_output(size_t output, bool active) {
@@ -248,7 +283,7 @@ std::string LinuxGpio::describe_input(size_t input) const {
   if (input >= inputs_.size()) return "no input number " + std::to_string(input);
   const Input& in = inputs_[input];
   const InputSpec& spec = board_.inputs[input];
-  std::string d = place_text(in.at) + ", " + to_string(in.uapi) + " uAPI";
+  std::string d = place_text(in.events->at()) + ", " + to_string(in.events->uapi()) + " uAPI";
   if (spec.active_low) d += ", active-low";
   if (spec.bias != Bias::as_is) d += std::string(", bias ") + to_string(spec.bias);
   return d + ", " + in.debounce;

@@ -25,7 +25,7 @@ SimGpio::SimGpio(asio::io_context& io, Board board) : Gpio(std::move(board)), io
   outputs_.assign(board_.outputs.size(), false);
 }
 
-void SimGpio::start(EdgeHandler handler) {
+void SimGpio::start(EdgeHandler handler, FaultHandler) {  // a simulated line never faults
   handler_ = std::move(handler);
   started_ = true;
 }
@@ -70,6 +70,7 @@ Expected<void> SimGpio::drive(size_t input, int level) {
   if (level == l.level) return {};
   l.level = level;
   const uint64_t now = monotonic_ns();
+  if (auto t = l.debouncer->catch_up(now)) deliver(input, t->active, t->timestamp_ns);
   if (auto t = l.debouncer->on_edge(logical(board_.inputs[input], level), now)) deliver(input, t->active, t->timestamp_ns);
   arm(input);
   return {};

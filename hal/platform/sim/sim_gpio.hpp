@@ -17,7 +17,7 @@ class SimGpio final : public Gpio {
  public:
   SimGpio(asio::io_context& io, Board board);
 
-  void start(EdgeHandler handler) override;
+  void start(EdgeHandler handler, FaultHandler on_fault) override;
   void stop() override;
   Expected<InputState> input_state(size_t input) override;
   Expected<void> set_output(size_t output, bool active) override;
