@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the release binary (MinSizeRel, static, stripped) and the benchmark, then prints the
-# figures: event throughput and command round trip as ratios against raw libzmq in the same run,
-# idle RSS and binary size. Arguments go to rigagent-bench (e.g. --quick).
+# figures: event throughput, command round trip and e-stop latency (idle and under an event flood)
+# as ratios against raw libzmq in the same run, idle RSS and binary size. Arguments go to
+# rigagent-bench (e.g. --quick, or --only estop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/prepare.sh

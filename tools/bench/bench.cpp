@@ -3,7 +3,11 @@
 //   command round trip REQ -> REP echo vs REQ -> rigagent NONE, p50/p99
 //   idle RSS           of a running `rigagent run` process
 //   binary size        of the rigagent binary
-// Usage: rigagent-bench [--rigagent PATH] [--events N] [--requests N] [--quick]
+//   e-stop latency     simulated edge -> EMERGENCY frame at a SUB, idle and under an event flood
+//                      (estop_latency.cpp)
+// Usage: rigagent-bench [--rigagent PATH] [--events N] [--requests N] [--presses N] [--flood-rate N]
+//                       [--flood-idle] [--send-hwm N] [--only SECTION[,SECTION]] [--quick]
+// Sections: throughput, rtt, estop, size (binary size and idle RSS); all by default.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,6 +26,7 @@
 #include <vector>
 
 #include "daemon.hpp"
+#include "estop_latency.hpp"
 #include "rpc/codec.hpp"
 
 using namespace rig;
@@ -207,6 +212,9 @@ double idle_rss_mib(const std::string& binary) {
   int st = 0;
   waitpid(pid, &st, 0);
   unlink(cfg.c_str());
+  // A killed agent leaves its sockets behind.
+  unlink((std::string(dir) + "/app.sock").c_str());
+  unlink((std::string(dir) + "/hal.sock").c_str());
   rmdir(dir);
   return rss;
 }
@@ -222,14 +230,38 @@ int main(int argc, char** argv) {
   std::string binary;
   size_t events = 200000, requests = 10000;
   int rounds = 3;
+  rigbench::EstopOptions estop;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--rigagent" && i + 1 < argc) binary = argv[++i];
     else if (a == "--events" && i + 1 < argc) events = std::stoul(argv[++i]);
     else if (a == "--requests" && i + 1 < argc) requests = std::stoul(argv[++i]);
-    else if (a == "--quick") events = 20000, requests = 1000, rounds = 1;
+    else if (a == "--presses" && i + 1 < argc) estop.presses = std::stoul(argv[++i]);
+    else if (a == "--flood-rate" && i + 1 < argc) estop.flood_rate = std::stod(argv[++i]);
+    else if (a == "--flood-idle") estop.flood_idle = true;
+    else if (a == "--send-hwm" && i + 1 < argc) estop.send_hwm = std::stoi(argv[++i]);
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--quick") events = 20000, requests = 1000, rounds = 1, estop.presses = 2000;
     else {
-      std::fprintf(stderr, "usage: rigagent-bench [--rigagent PATH] [--events N] [--requests N] [--quick]\n");
+      std::fprintf(stderr,
+                   "usage: rigagent-bench [--rigagent PATH] [--events N] [--requests N] [--presses N]\n"
+                   "                      [--flood-rate N] [--flood-idle] [--send-hwm N]\n"
+                   "                      [--only throughput|rtt|estop|size[,...]] [--quick]\n");
+      return 2;
+    }
+  }
+  auto section = [&](const char* name) {
+    if (only.empty()) return true;
+    const std::string list = "," + only + ",";
+    return list.find(std::string(",") + name + ",") != std::string::npos;
+  };
+  for (size_t b = 0, e; b <= only.size() && !only.empty(); b = e + 1) {
+    e = only.find(',', b);
+    if (e == std::string::npos) e = only.size();
+    const std::string s = only.substr(b, e - b);
+    if (s != "throughput" && s != "rtt" && s != "estop" && s != "size") {
+      std::fprintf(stderr, "unknown section '%s' (throughput, rtt, estop, size)\n", s.c_str());
       return 2;
     }
   }
@@ -237,35 +269,45 @@ int main(int argc, char** argv) {
   std::printf("rigagent-bench: %zu events, %zu requests, median of %d rounds, %u cores\n", events, requests, rounds,
               std::thread::hardware_concurrency());
 
-  std::vector<double> raw, rig, rig_enc;
-  for (int r = 0; r < rounds; ++r) {
-    raw.push_back(raw_throughput(events));
-    rig.push_back(rig_throughput(events, false));
-    rig_enc.push_back(rig_throughput(events, true));
+  if (section("throughput")) {
+    std::vector<double> raw, rig, rig_enc;
+    for (int r = 0; r < rounds; ++r) {
+      raw.push_back(raw_throughput(events));
+      rig.push_back(rig_throughput(events, false));
+      rig_enc.push_back(rig_throughput(events, true));
+    }
+    const double t_raw = median(raw), t_rig = median(rig), t_enc = median(rig_enc);
+    std::printf(
+        "event throughput    raw libzmq PUB %9.0f msg/s | rigagent publish() %9.0f msg/s | ratio %.2f (target >= 0.80)\n",
+        t_raw, t_rig, t_rig / t_raw);
+    std::printf("                    rigagent publish_event() incl. JSON encoding %9.0f msg/s | ratio %.2f\n", t_enc,
+                t_enc / t_raw);
   }
-  const double t_raw = median(raw), t_rig = median(rig), t_enc = median(rig_enc);
-  std::printf("event throughput    raw libzmq PUB %9.0f msg/s | rigagent publish() %9.0f msg/s | ratio %.2f (target >= 0.80)\n",
-              t_raw, t_rig, t_rig / t_raw);
-  std::printf("                    rigagent publish_event() incl. JSON encoding %9.0f msg/s | ratio %.2f\n", t_enc,
-              t_enc / t_raw);
 
-  std::vector<double> raw50, raw99, rig50, rig99;
-  for (int r = 0; r < rounds; ++r) {
-    Latency a = raw_rtt(requests), b = rig_rtt(requests);
-    raw50.push_back(a.p50_us), raw99.push_back(a.p99_us), rig50.push_back(b.p50_us), rig99.push_back(b.p99_us);
+  if (section("rtt")) {
+    std::vector<double> raw50, raw99, rig50, rig99;
+    for (int r = 0; r < rounds; ++r) {
+      Latency a = raw_rtt(requests), b = rig_rtt(requests);
+      raw50.push_back(a.p50_us), raw99.push_back(a.p99_us), rig50.push_back(b.p50_us), rig99.push_back(b.p99_us);
+    }
+    std::printf("command round trip  raw REQ/REP echo p50 %6.1f us p99 %6.1f us | rigagent NONE p50 %6.1f us p99 %6.1f us"
+                " | ratio p50 %.2f p99 %.2f (target <= 1.50)\n",
+                median(raw50), median(raw99), median(rig50), median(rig99), median(rig50) / median(raw50),
+                median(rig99) / median(raw99));
   }
-  std::printf("command round trip  raw REQ/REP echo p50 %6.1f us p99 %6.1f us | rigagent NONE p50 %6.1f us p99 %6.1f us"
-              " | ratio p50 %.2f p99 %.2f (target <= 1.50)\n",
-              median(raw50), median(raw99), median(rig50), median(rig99), median(rig50) / median(raw50),
-              median(rig99) / median(raw99));
 
-  if (!binary.empty()) {
+  if (section("estop") && !rigbench::run_estop_latency(estop)) {
+    std::fprintf(stderr, "e-stop latency: could not run\n");
+    return 1;
+  }
+
+  if (section("size") && !binary.empty()) {
     struct stat st{};
     if (stat(binary.c_str(), &st) == 0)
       std::printf("binary size         %s: %.2f MiB (%lld bytes)\n", binary.c_str(), st.st_size / 1048576.0,
                   (long long)st.st_size);
     std::printf("idle RSS            rigagent run: %.2f MiB (target < 8 MiB)\n", idle_rss_mib(binary));
-  } else {
+  } else if (section("size")) {
     std::printf("(pass --rigagent PATH for idle RSS and binary size)\n");
   }
   return 0;
