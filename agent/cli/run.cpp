@@ -61,7 +61,8 @@ int run_main(int argc, char** argv, int first) {
   signal(SIGPIPE, SIG_IGN);
 
   if (!cfg->rpc.enable) {
-    log::warn("run", "rpc.enable is false: the RpcService is off; waiting for a stop signal");
+    log::warn("run", "rpc.enable is false: the RpcService is off, and with it the board's e-stop and alarm lines; "
+                     "waiting for a stop signal");
     int sig = 0;
     sigwait(&stop_signals, &sig);
     return exit_code::ok;
