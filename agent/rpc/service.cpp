@@ -271,7 +271,7 @@ bool ServiceCore::send_or_wait(const PublishItem& p) {
   if (stopping_) return true;
   counters.stalls++;
   log::warn("rpc", "a subscriber has read nothing for " + std::to_string(waited) +
-                       " ms: publishing without it until it catches up (it missed a " + topic_name(p.topic) + " message)");
+                       " ms: publishing without it until it catches up (it missed one " + topic_name(p.topic) + " message)");
   return true;
 }
 

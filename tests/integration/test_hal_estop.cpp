@@ -544,7 +544,9 @@ static void a_stalled_subscriber_does_not_hold_up_the_others(void**) {
     c.rpc.stall_timeout_ms = 300;
   });
   zmq::socket_t stalled = slow_sub(rig);
-  zmq::socket_t reader = slow_sub(rig);  // reads below, as fast as it can
+  // The healthy subscriber: no receive limit, so libzmq keeps draining it into memory while the
+  // test is still queueing the flood (a slow build can take seconds for that).
+  zmq::socket_t& reader = *rig.sub;
   flood(rig);
   rig.drive("estop", 1);
   const auto t0 = std::chrono::steady_clock::now();
