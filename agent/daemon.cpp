@@ -1,5 +1,7 @@
 #include "daemon.hpp"
 
+#include <future>
+
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "rigagent_version.hpp"
@@ -45,10 +47,21 @@ Expected<void> Agent::start() {
     hardware_.reset();
     return ok.error();
   }
+  if (config_.laneswap.enable) {
+    auto r = laneswap::Reporter::create(io_.context(), config_.laneswap, config_.rpc.identifier,
+                                        [this] { return laneswap_snapshot(); });
+    if (!r) {
+      hardware_.reset();
+      return r.error();
+    }
+    laneswap_ = std::move(*r);
+  }
   if (auto ok = service_->start(); !ok) {
     hardware_.reset();
+    laneswap_.reset();
     return ok;
   }
+  if (laneswap_) laneswap_->start();
   hardware_->start({[this](const hal::InputSpec& in, const hal::Edge& e, bool s) { on_estop_line(in, e, s); },
                     [this](const hal::InputSpec& in, const hal::Edge& e, bool s) { on_alarm_line(in, e, s); },
                     [this](const hal::InputSpec& in, const std::string& m) { on_line_fault(in, m); }});
@@ -61,6 +74,13 @@ void Agent::stop() {
   if (started_) {
     // Lines first, so no edge publishes into a stopped service.
     io_.call([this] { hardware_->stop(); });
+    if (laneswap_) {
+      // A last SHUTDOWN heartbeat, bounded: a dead monitor must not hold up the shutdown.
+      auto done = std::make_shared<std::promise<void>>();
+      auto finished = done->get_future();
+      io_.post([this, done] { laneswap_->stop(std::chrono::milliseconds(2000), [done] { done->set_value(); }); });
+      finished.wait_for(std::chrono::milliseconds(2500));
+    }
     io_.stop();
     started_ = false;
   }
@@ -92,6 +112,51 @@ json Agent::edge_details(const hal::InputSpec& in, const hal::Edge& e) const {
               {"edgeTime", edge_time}, {"edgeMonotonicNs", e.timestamp_ns}};
 }
 
+laneswap::Snapshot Agent::laneswap_snapshot() const {
+  // ERROR while stopped, WARNING while an alarm is active, BUSY while acquiring, else HEALTHY.
+  laneswap::Snapshot s;
+  const auto e = state_.emergency();
+  const auto alarms = state_.active_alarms();
+  const auto app = state_.app();
+  json alarm_names = json::array();
+  for (const auto& a : alarms) alarm_names.push_back(a.name + " (" + a.severity + ")");
+  if (e.latched) {
+    s.status = laneswap::Status::error;
+    s.message = "emergency stop: " + e.reason;
+  } else if (!alarms.empty()) {
+    s.status = laneswap::Status::warning;
+    s.message = "alarm: " + alarm_names[0].get<std::string>();
+  } else if (app.app_status != 0) {
+    s.status = laneswap::Status::busy;
+    s.message = app.app_status == 100 ? "acquiring" : "calibrating";
+  } else {
+    s.status = laneswap::Status::healthy;
+  }
+  const auto& c = service_->counters();
+  s.metadata = json{{"version", version_string()},
+                    {"board", hardware_ ? hardware_->board().name : config_.board},
+                    {"identifier", config_.rpc.identifier},
+                    {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at_).count()},
+                    {"emergency_stopped", e.latched},
+                    {"emergency_held_by", e.holders},
+                    {"alarms", alarm_names},
+                    {"app_status", app.app_status},
+                    {"application_connected", app.connected},
+                    {"rpc", {{"requests", c.requests.load()},
+                             {"malformed", c.malformed.load()},
+                             {"replies", c.replies.load()},
+                             {"published", c.published.load()},
+                             {"dropped", service_->dropped()},
+                             {"app_forwarded", c.app_forwarded.load()},
+                             {"app_timeouts", c.app_timeouts.load()},
+                             {"stalls", c.stalls.load()}}}};
+  return s;
+}
+
+void Agent::upstream_state_changed() {
+  if (laneswap_) laneswap_->state_changed();
+}
+
 void Agent::announce(EmergencyLatch::Change change, const std::string& source, const std::string& reason,
                      const json& details) {
   const bool stopped = change == EmergencyLatch::Change::stopped;
@@ -101,6 +166,7 @@ void Agent::announce(EmergencyLatch::Change change, const std::string& source, c
   service_->publish_event(kind, context);
   service_->notify_app(json{{"type", "emergency"}, {"kind", kind}, {"context", context}});
   if (hardware_) hardware_->show_emergency(stopped);
+  upstream_state_changed();
   log::warn("rig", std::string(stopped ? "EMERGENCY STOP" : "emergency resume") + " from " + source + ": " + reason);
 }
 
@@ -158,6 +224,7 @@ void Agent::on_alarm_line(const hal::InputSpec& in, const hal::Edge& e, bool at_
   const int64_t kind = e.active ? rpc::event_kind::alarm_raised : rpc::event_kind::alarm_cleared;
   service_->publish_event(kind, context, rpc::Topic::emergency);
   service_->notify_app(json{{"type", "alarm"}, {"kind", kind}, {"context", context}});
+  upstream_state_changed();
   const std::string text = "alarm '" + in.name + "' (" + a.severity + ") " + (e.active ? "raised" : "cleared");
   if (in.severity == hal::Severity::info || !e.active)
     log::info("rig", text);
@@ -204,6 +271,7 @@ void Agent::on_app_emergency(int64_t kind, const json& context, std::string body
   }
   service_->publish_event_body(std::move(body), kind);
   if (c != EmergencyLatch::Change::none && hardware_) hardware_->show_emergency(c == EmergencyLatch::Change::stopped);
+  if (c != EmergencyLatch::Change::none) upstream_state_changed();
 }
 
 void Agent::install_handlers() {
@@ -233,9 +301,19 @@ void Agent::install_handlers() {
     s.set_handler(c, s.forward_to_app());
 
   rpc::AppHooks hooks;
-  hooks.on_status = [this](const json& status) { state_.update_app_status(status); };
+  hooks.on_status = [this](const json& status) {
+    state_.update_app_status(status);
+    upstream_state_changed();
+  };
+  hooks.on_command_pending = [this](int64_t command, int64_t nonce) {
+    if (laneswap_) laneswap_->command_pending(command, nonce, std::string("command ") + rpc::command_name(command));
+  };
+  hooks.on_command_result = [this](int64_t command, int64_t nonce, const rpc::Response& r) {
+    if (laneswap_) laneswap_->command_finished(command, nonce, r.result == res::success, r.error_message.value_or(""));
+  };
   hooks.on_connection = [this](bool connected, const std::string& name) {
     state_.set_app_connected(connected, name);
+    upstream_state_changed();
     // An application that connects while the rig is stopped learns it at once.
     if (const auto e = state_.emergency(); connected && e.latched)
       service_->notify_app(json{{"type", "emergency"},

@@ -13,6 +13,7 @@
 #include "hal/board.hpp"
 #include "hw/hardware.hpp"
 #include "rpc/service.hpp"
+#include "upstream/laneswap/reporter.hpp"
 
 namespace rig {
 
@@ -46,6 +47,8 @@ class Agent {
   void on_alarm_line(const hal::InputSpec& in, const hal::Edge& edge, bool at_startup);
   void on_line_fault(const hal::InputSpec& in, const std::string& message);
   void on_app_emergency(int64_t kind, const rpc::json& context, std::string body);
+  laneswap::Snapshot laneswap_snapshot() const;
+  void upstream_state_changed();
   void announce(EmergencyLatch::Change change, const std::string& source, const std::string& reason,
                 const rpc::json& details);
   rpc::json edge_details(const hal::InputSpec& in, const hal::Edge& edge) const;
@@ -58,6 +61,8 @@ class Agent {
   std::unique_ptr<rpc::RpcService> service_;
   IoThread io_;  // declared before hardware_: it outlives it
   std::unique_ptr<hw::Hardware> hardware_;
+  std::shared_ptr<laneswap::Reporter> laneswap_;  // on the io thread
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   bool started_ = false;
 };
 

@@ -19,6 +19,7 @@ commands:
   sim-app        a stand-in acquisition application for the application link
   hal            look at the board's GPIO lines; press the simulated e-stop
   boards         list the built-in boards, show or check a board file
+  laneswap       check the LaneSwap monitor: status, services, a heartbeat by hand
   print-config   validate and print the effective configuration as JSON
   version        print the version (also --version)
 
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
   if (c == "sim-app") return sim_app_main(argc, argv, 2);
   if (c == "hal") return hal_main(argc, argv, 2);
   if (c == "boards") return boards_main(argc, argv, 2);
+  if (c == "laneswap") return laneswap_main(argc, argv, 2);
   if (c == "print-config") return print_config_main(argc, argv, 2);
   std::fprintf(stderr, "rigagent: unknown command '%s' (see rigagent --help)\n", argv[1]);
   return exit_code::usage;

@@ -42,3 +42,15 @@ add_library(rig_asio INTERFACE)
 target_include_directories(rig_asio SYSTEM INTERFACE "${ASIO_INCLUDE_DIR}")
 target_compile_definitions(rig_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED ASIO_NO_TYPEID)
 target_link_libraries(rig_asio INTERFACE Threads::Threads)
+
+# Mbed TLS (libmbedtls-dev) for the upstream HTTPS clients. Debian ships neither a CMake package
+# nor .pc files for it, so the static archives are found by name; they go in this order because
+# each needs the next (TLS -> X.509 -> crypto).
+find_path(MBEDTLS_INCLUDE_DIR mbedtls/ssl.h REQUIRED)
+find_library(MBEDTLS_LIB NAMES libmbedtls.a REQUIRED)
+find_library(MBEDX509_LIB NAMES libmbedx509.a REQUIRED)
+find_library(MBEDCRYPTO_LIB NAMES libmbedcrypto.a REQUIRED)
+add_library(rig_mbedtls INTERFACE IMPORTED GLOBAL)
+set_target_properties(rig_mbedtls PROPERTIES
+  INTERFACE_INCLUDE_DIRECTORIES "${MBEDTLS_INCLUDE_DIR}"
+  INTERFACE_LINK_LIBRARIES "${MBEDTLS_LIB};${MBEDX509_LIB};${MBEDCRYPTO_LIB};Threads::Threads")

@@ -24,7 +24,8 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
   exit 2
 fi
 
-all_targets=(fuzz_request fuzz_config fuzz_app_message fuzz_keys fuzz_endpoint fuzz_board fuzz_hal_control)
+all_targets=(fuzz_request fuzz_config fuzz_app_message fuzz_keys fuzz_endpoint fuzz_board fuzz_hal_control
+             fuzz_http_response)
 read -r -a targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
 build=${FUZZ_BUILD_DIR:-$here/build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
@@ -65,6 +66,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:symbolize=1}
 dict_for() {
   case "$1" in
     fuzz_endpoint) echo "$fuzz_src/endpoint.dict" ;;
+    fuzz_http_response) echo "$fuzz_src/http.dict" ;;
     *) echo "$fuzz_src/json.dict" ;;
   esac
 }
@@ -81,7 +83,8 @@ show_crash() {
 
 # "#123 DONE cov: 10 ft: 20 corp: 30/400b ..." and "stat::number_of_executed_units: 123".
 stat_of() { sed -n "s/^stat::$1: *//p" "$2" | tail -n1; }
-last_status_field() { grep -E '^#[0-9]+' "$2" | tail -n1 | sed -n "s/.* $1: \([^ ]*\).*/\1/p"; }
+# (A run that crashes on its seed corpus prints no status line: no match is not an error.)
+last_status_field() { { grep -E '^#[0-9]+' "$2" || true; } | tail -n1 | sed -n "s/.* $1: \([^ ]*\).*/\1/p"; }
 
 failed=()
 summary=()

@@ -9,5 +9,6 @@ int sim_app_main(int argc, char** argv, int first);
 int print_config_main(int argc, char** argv, int first);
 int hal_main(int argc, char** argv, int first);
 int boards_main(int argc, char** argv, int first);
+int laneswap_main(int argc, char** argv, int first);
 
 }  // namespace rig::cli

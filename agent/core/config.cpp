@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -55,6 +56,39 @@ Expected<Config> parse_config(std::string_view text, std::string_view source) {
     hal.fail("control_socket", "a Unix socket path is at most 107 bytes");
   hal.finish();
 
+  JsonReader ls = top.section("laneswap");
+  ls.boolean("enable", c.laneswap.enable);
+  ls.string("url", c.laneswap.url);
+  ls.string("service_name", c.laneswap.service_name);
+  ls.string("service_id", c.laneswap.service_id);
+  ls.number("interval", c.laneswap.interval, 0.1, 3600);
+  if (const json* h = ls.raw("headers")) {
+    if (!h->is_object()) {
+      ls.fail("headers", std::string("expected an object of header names to values, got ") + json_type_name(*h));
+    } else {
+      for (auto it = h->begin(); it != h->end(); ++it) {
+        const std::string& name = it.key();
+        const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch)) || std::strchr("!#$%&'*+-.^_`|~", ch);
+        });
+        if (!token) ls.fail("headers." + name, "not a valid HTTP header name");
+        else if (!it->is_string()) ls.fail("headers." + name, std::string("expected a string, got ") + json_type_name(*it));
+        else if (it->get_ref<const std::string&>().find_first_of("\r\n") != std::string::npos)
+          ls.fail("headers." + name, "a header value cannot contain a line break");
+        else c.laneswap.headers.emplace_back(name, it->get<std::string>());
+      }
+    }
+  }
+  ls.string("ca_file", c.laneswap.ca_file);
+  ls.boolean("verify_tls", c.laneswap.verify_tls);
+  ls.integer("connect_timeout_ms", c.laneswap.connect_timeout_ms, 100, 600'000);
+  ls.integer("request_timeout_ms", c.laneswap.request_timeout_ms, 100, 600'000);
+  ls.boolean("report_progress", c.laneswap.report_progress);
+  if (c.laneswap.enable && c.laneswap.url.empty()) ls.fail("url", "required when laneswap.enable is true");
+  if (!c.laneswap.url.empty() && c.laneswap.url.rfind("http://", 0) != 0 && c.laneswap.url.rfind("https://", 0) != 0)
+    ls.fail("url", "must start with http:// or https://");
+  ls.finish();
+
   top.finish();
   if (auto ok = collected_errors(errors, source, "configuration"); !ok) return ok.error();
   return c;
@@ -85,6 +119,19 @@ nlohmann::ordered_json config_to_json(const Config& c) {
                    {"endpoint", c.app_link.endpoint},
                    {"command_timeout_ms", c.app_link.command_timeout_ms}};
   j["hal"] = {{"control_socket", c.hal.control_socket}};
+  json headers = json::object();
+  for (const auto& [k, v] : c.laneswap.headers) headers[k] = v;
+  j["laneswap"] = {{"enable", c.laneswap.enable},
+                   {"url", c.laneswap.url},
+                   {"service_name", c.laneswap.service_name},
+                   {"service_id", c.laneswap.service_id},
+                   {"interval", c.laneswap.interval},
+                   {"headers", headers},
+                   {"ca_file", c.laneswap.ca_file},
+                   {"verify_tls", c.laneswap.verify_tls},
+                   {"connect_timeout_ms", c.laneswap.connect_timeout_ms},
+                   {"request_timeout_ms", c.laneswap.request_timeout_ms},
+                   {"report_progress", c.laneswap.report_progress}};
   return j;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -38,12 +39,27 @@ struct HalConfig {
   std::string control_socket = "/tmp/rigagent-hal.sock";
 };
 
+struct LaneswapConfig {
+  bool enable = false;
+  std::string url;           // http(s)://host:port of the LaneSwap monitor
+  std::string service_name;  // empty: "rigagent-" + rpc.identifier
+  std::string service_id;    // empty: "rig-" + /etc/machine-id (stable across restarts), else the host name
+  double interval = 30;      // seconds between heartbeats; keep at most half the server's stale threshold
+  std::vector<std::pair<std::string, std::string>> headers;  // sent on every request
+  std::string ca_file;       // https: PEM bundle; empty: the system's
+  bool verify_tls = true;
+  int64_t connect_timeout_ms = 5000;
+  int64_t request_timeout_ms = 10000;
+  bool report_progress = true;  // long commands as LaneSwap progress tasks
+};
+
 struct Config {
   std::string board = "sim";
   std::string log_level = "info";
   RpcConfig rpc;
   AppLinkConfig app_link;
   HalConfig hal;
+  LaneswapConfig laneswap;
 };
 
 // `source` names the text in messages (a path, or "built-in default").

@@ -137,6 +137,8 @@ void AppLink::handle(const std::string& peer, int fd, std::string_view frame) {
         break;
       }
       auto resp = response_from_app_reply(m.body);
+      if (resp && resp->result == result::pending_with_notification && core_.hooks.on_command_pending)
+        core_.hooks.on_command_pending(it->second.responder.request().command, it->second.responder.request().nonce);
       if (resp)
         it->second.responder(*resp);
       else
@@ -153,8 +155,9 @@ void AppLink::handle(const std::string& peer, int fd, std::string_view frame) {
         resp = Response{result::failed, nullptr, error_code::app_protocol,
                         "the application sent a malformed commandResult: " + resp.error().message};
       }
-      core_.publish_now(static_cast<uint32_t>(Topic::command_result),
-                        encode_command_result(m.body["command"].get<int64_t>(), m.body["nonce"].get<int64_t>(), *resp));
+      const int64_t command = m.body["command"].get<int64_t>(), nonce = m.body["nonce"].get<int64_t>();
+      core_.publish_now(static_cast<uint32_t>(Topic::command_result), encode_command_result(command, nonce, *resp));
+      if (core_.hooks.on_command_result) core_.hooks.on_command_result(command, nonce, *resp);
       break;
     }
     case AppMessage::Type::status:

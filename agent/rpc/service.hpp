@@ -85,6 +85,9 @@ struct AppHooks {
   // When set, an application's 101/102 event is handed here (body encoded) instead of being
   // published: the agent publishes it itself, in order with its own latch changes.
   std::function<void(int64_t kind, const json& context, std::string body)> on_emergency_event;
+  // A forwarded command answered PENDING_WITH_NOTIFICATION, and later its COMMAND_RESULT.
+  std::function<void(int64_t command, int64_t nonce)> on_command_pending;
+  std::function<void(int64_t command, int64_t nonce, const Response& result)> on_command_result;
 };
 
 class RpcService {
