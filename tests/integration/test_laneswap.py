@@ -291,9 +291,15 @@ def test_hanging_or_absent_server_never_blocks_the_rpc_service():
             r = a.console("NONE", "--timeout", "2")
             expect(r.returncode == 0 and time.time() - t0 < 1.0, "console NONE took %.2f s" % (time.time() - t0))
             time.sleep(0.1)
+        # Nonsense instead of HTTP, then server errors: still serving, and back once it is over.
+        for mode in ("garbage", "500"):
+            s.control("POST", "/_test/fault", {"mode": mode, "count": -1})
+            s.control("POST", "/_test/reset")
+            wait_for(lambda: len(s.heartbeats("rig-t5")) >= 2, 5, "retries during the %s fault" % mode)
+            expect(a.console("NONE", "--timeout", "2").returncode == 0, "console NONE during the %s fault" % mode)
         s.control("POST", "/_test/fault", {"mode": "none"})
         s.control("POST", "/_test/reset")
-        wait_for(lambda: any(b["status"] == 200 for b in s.heartbeats("rig-t5")), 5, "heartbeats after the hang")
+        wait_for(lambda: any(b["status"] == 200 for b in s.heartbeats("rig-t5")), 5, "heartbeats after the faults")
         s.stop()
         for _ in range(5):
             expect(a.console("NONE", "--timeout", "2").returncode == 0, "console NONE failed with the server gone")
