@@ -187,6 +187,8 @@ void SyncClient::close() {
   if (!io_) return;
   io_->call([this] { client_->close(); });
   io_->stop();
+  // The client's sockets and timers belong to the io_context: they go first.
+  client_.reset();
   io_.reset();
 }
 
