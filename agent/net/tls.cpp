@@ -232,6 +232,12 @@ Expected<std::shared_ptr<TlsContext>> load_tls_context(const TlsOptions& options
   mbedtls_ssl_conf_ca_chain(&ctx->conf, &ctx->ca, nullptr);
   mbedtls_ssl_conf_rng(&ctx->conf, mbedtls_ctr_drbg_random, &ctx->drbg);
   mbedtls_ssl_conf_min_version(&ctx->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);  // TLS 1.2
+  // Mbed TLS 2.28 offers secp521r1 first; a server that follows the client's order then costs a
+  // board ~10 ms of CPU per handshake (measured in rigagent-bench) instead of ~5 ms with P-256.
+  static const mbedtls_ecp_group_id kCurves[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
+                                                 MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_SECP521R1,
+                                                 MBEDTLS_ECP_DP_NONE};
+  mbedtls_ssl_conf_curves(&ctx->conf, kCurves);
   return ctx;
 }
 

@@ -5,9 +5,12 @@
 //   binary size        of the rigagent binary
 //   e-stop latency     simulated edge -> EMERGENCY frame at a SUB, idle and under an event flood
 //                      (estop_latency.cpp)
+//   laneswap heartbeat CPU time and allocations per heartbeat, heartbeats/s on one keep-alive
+//                      connection vs a fresh connection each time, plain and TLS (laneswap_heartbeat.cpp)
 // Usage: rigagent-bench [--rigagent PATH] [--events N] [--requests N] [--presses N] [--flood-rate N]
-//                       [--flood-idle] [--send-hwm N] [--only SECTION[,SECTION]] [--quick]
-// Sections: throughput, rtt, estop, size (binary size and idle RSS); all by default.
+//                       [--flood-idle] [--send-hwm N] [--heartbeats N] [--no-tls]
+//                       [--only SECTION[,SECTION]] [--quick]
+// Sections: throughput, rtt, estop, laneswap, size (binary size and idle RSS); all by default.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,6 +30,7 @@
 
 #include "daemon.hpp"
 #include "estop_latency.hpp"
+#include "laneswap_heartbeat.hpp"
 #include "rpc/codec.hpp"
 
 using namespace rig;
@@ -231,6 +235,7 @@ int main(int argc, char** argv) {
   size_t events = 200000, requests = 10000;
   int rounds = 3;
   rigbench::EstopOptions estop;
+  rigbench::LaneswapOptions laneswap;
   std::string only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -241,13 +246,15 @@ int main(int argc, char** argv) {
     else if (a == "--flood-rate" && i + 1 < argc) estop.flood_rate = std::stod(argv[++i]);
     else if (a == "--flood-idle") estop.flood_idle = true;
     else if (a == "--send-hwm" && i + 1 < argc) estop.send_hwm = std::stoi(argv[++i]);
+    else if (a == "--heartbeats" && i + 1 < argc) laneswap.heartbeats = std::stoul(argv[++i]);
+    else if (a == "--no-tls") laneswap.tls = false;
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
-    else if (a == "--quick") events = 20000, requests = 1000, rounds = 1, estop.presses = 2000;
+    else if (a == "--quick") events = 20000, requests = 1000, rounds = 1, estop.presses = 2000, laneswap.heartbeats = 2000;
     else {
       std::fprintf(stderr,
                    "usage: rigagent-bench [--rigagent PATH] [--events N] [--requests N] [--presses N]\n"
-                   "                      [--flood-rate N] [--flood-idle] [--send-hwm N]\n"
-                   "                      [--only throughput|rtt|estop|size[,...]] [--quick]\n");
+                   "                      [--flood-rate N] [--flood-idle] [--send-hwm N] [--heartbeats N] [--no-tls]\n"
+                   "                      [--only throughput|rtt|estop|laneswap|size[,...]] [--quick]\n");
       return 2;
     }
   }
@@ -260,8 +267,8 @@ int main(int argc, char** argv) {
     e = only.find(',', b);
     if (e == std::string::npos) e = only.size();
     const std::string s = only.substr(b, e - b);
-    if (s != "throughput" && s != "rtt" && s != "estop" && s != "size") {
-      std::fprintf(stderr, "unknown section '%s' (throughput, rtt, estop, size)\n", s.c_str());
+    if (s != "throughput" && s != "rtt" && s != "estop" && s != "laneswap" && s != "size") {
+      std::fprintf(stderr, "unknown section '%s' (throughput, rtt, estop, laneswap, size)\n", s.c_str());
       return 2;
     }
   }
@@ -298,6 +305,11 @@ int main(int argc, char** argv) {
 
   if (section("estop") && !rigbench::run_estop_latency(estop)) {
     std::fprintf(stderr, "e-stop latency: could not run\n");
+    return 1;
+  }
+
+  if (section("laneswap") && !rigbench::run_laneswap_heartbeat(laneswap)) {
+    std::fprintf(stderr, "laneswap heartbeat: could not run\n");
     return 1;
   }
 
