@@ -25,7 +25,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
 fi
 
 all_targets=(fuzz_request fuzz_config fuzz_app_message fuzz_keys fuzz_endpoint fuzz_board fuzz_hal_control
-             fuzz_http_response)
+             fuzz_http_response fuzz_laneswap_response)
 read -r -a targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
 build=${FUZZ_BUILD_DIR:-$here/build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}

@@ -43,6 +43,7 @@ void AsyncClient::call(Call c, const char* method, const std::string& path, cons
 }
 
 void AsyncClient::connect(json metadata, Handler<std::string> done, Timeout timeout) {
+  progress_unsupported_until_.reset();  // §8: remembered until a reconnect (or the re-check interval)
   register_service(opts_.service_name.empty() ? opts_.service_id : opts_.service_name, std::move(metadata), std::move(done),
                    timeout);
 }

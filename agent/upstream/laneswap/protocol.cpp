@@ -27,10 +27,14 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
+// A body that is not JSON arrives here as a string of whatever bytes the server sent (cut at 200):
+// dumped with replacement characters, never an exception on bytes that are not UTF-8.
+std::string dump_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 std::string detail_text(const json& body) {
   if (body.is_object())
-    if (auto d = body.find("detail"); d != body.end()) return d->is_string() ? d->get<std::string>() : d->dump();
-  return body.is_null() ? std::string() : body.dump();
+    if (auto d = body.find("detail"); d != body.end()) return d->is_string() ? d->get<std::string>() : dump_text(*d);
+  return body.is_null() ? std::string() : dump_text(body);
 }
 
 // A 422's first item: its loc (joined) and msg; the enum values when the server lists them.
@@ -49,7 +53,7 @@ Unprocessable read_422(const json& body) {
   const json& item = (*detail)[0];
   if (auto l = item.find("loc"); l != item.end() && l->is_array()) {
     for (const auto& part : *l) {
-      const std::string p = part.is_string() ? part.get<std::string>() : part.dump();
+      const std::string p = part.is_string() ? part.get<std::string>() : dump_text(part);
       u.loc += (u.loc.empty() ? "" : ".") + p;
     }
     u.on_status = !l->empty() && l->back().is_string() && l->back().get<std::string>() == "status";
@@ -263,6 +267,9 @@ Expected<TimePoint> parse_timestamp(std::string_view s) {
   }
   if (pos != s.size()) return bad();
   const time_t t = timegm(&tm);
+  // A time_point counts nanoseconds in 64 bits (years 1677-2262): anything beyond would overflow.
+  constexpr int64_t kLimit = std::chrono::duration_cast<std::chrono::seconds>(TimePoint::duration::max()).count() - 2 * 86400;
+  if (t > kLimit || t < -kLimit) return bad();
   return std::chrono::system_clock::from_time_t(t) - std::chrono::seconds(offset_s) +
          std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(nanos));
 }
@@ -273,12 +280,24 @@ Error transport_error(const Error& e) {
 }
 
 Expected<json> check_response(Call call, const net::HttpResponse& r, const std::string& where) {
-  json body = r.body.empty() ? json() : json::parse(r.body, nullptr, false);
+  // Arrays and objects nested deeper than kMaxJsonDepth are dropped while parsing (iteratively).
+  bool too_deep = false;
+  auto limit = [&too_deep](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) && depth >= kMaxJsonDepth) {
+      too_deep = true;
+      return false;
+    }
+    return true;
+  };
+  json body = r.body.empty() ? json() : json::parse(r.body, limit, false);
   const bool json_ok = r.body.empty() || !body.is_discarded();
   const std::string status_text = "HTTP " + std::to_string(r.status);
   if (r.status >= 200 && r.status < 300) {
     if (!json_ok || !body.is_object())
       return make_laneswap_error(Errc::bad_response, where + ": " + status_text + " without a JSON object body");
+    if (too_deep)
+      return make_laneswap_error(Errc::bad_response, where + ": " + status_text + ": the JSON body is nested deeper than " +
+                                                         std::to_string(kMaxJsonDepth) + " levels");
     // §8: start answers exactly 201; a 200 is not the contract.
     if (call == Call::start_progress && r.status != 201)
       return make_laneswap_error(Errc::bad_response, where + ": start_progress expects HTTP 201, got " + status_text);
@@ -290,7 +309,10 @@ Expected<json> check_response(Call call, const net::HttpResponse& r, const std::
     if (is_progress(call) && body.is_object() && body.size() == 1 && detail == "Not Found")
       return make_laneswap_error(Errc::progress_not_supported,
                                  "server " + where + " has no /api/progress endpoints (HTTP 404)");
-    if (is_progress(call)) return make_laneswap_error(Errc::progress_task_not_found, where + ": " + detail);
+    // §8: only update and complete name a task; start has none to miss.
+    if (call == Call::update_progress || call == Call::complete_progress)
+      return make_laneswap_error(Errc::progress_task_not_found, where + ": " + detail);
+    if (is_progress(call)) return make_laneswap_error(Errc::bad_response, where + ": HTTP 404: " + detail);
     if (detail.rfind("Service not found", 0) == 0) return make_laneswap_error(Errc::service_not_found, where + ": " + detail);
     return make_laneswap_error(Errc::bad_response, where + ": HTTP 404: " + detail);
   }
@@ -313,7 +335,7 @@ Expected<json> check_response(Call call, const net::HttpResponse& r, const std::
 
 Expected<std::string> parse_register(const json& body) {
   if (auto id = opt_string(body, "service_id"); id && !id->empty()) return *id;
-  return make_laneswap_error(Errc::bad_response, "the registration answer has no service_id: " + body.dump().substr(0, 200));
+  return make_laneswap_error(Errc::bad_response, "the registration answer has no service_id: " + dump_text(body).substr(0, 200));
 }
 
 Expected<ServiceInfo> parse_service(const json& b) {
@@ -322,7 +344,7 @@ Expected<ServiceInfo> parse_service(const json& b) {
   auto id = opt_string(b, "id");
   auto status = opt_string(b, "status");
   if (!id || !status)
-    return make_laneswap_error(Errc::bad_response, "a service record without id or status: " + b.dump().substr(0, 200));
+    return make_laneswap_error(Errc::bad_response, "a service record without id or status: " + dump_text(b).substr(0, 200));
   s.id = *id;
   s.status = *status;
   s.name = opt_string(b, "name").value_or("");
@@ -362,7 +384,7 @@ Expected<ServiceList> parse_service_list(const json& b) {
 
 Expected<std::string> parse_task_id(const json& body) {
   if (auto id = opt_string(body, "task_id"); id && !id->empty()) return *id;
-  return make_laneswap_error(Errc::bad_response, "the start_progress answer has no task_id: " + body.dump().substr(0, 200));
+  return make_laneswap_error(Errc::bad_response, "the start_progress answer has no task_id: " + dump_text(body).substr(0, 200));
 }
 
 }  // namespace rig::laneswap

@@ -100,6 +100,11 @@ struct ServiceList {
 // Which call a response answers: the same status means different things per route (§5, §8).
 enum class Call { register_service, heartbeat, get_service, get_all, health, start_progress, update_progress, complete_progress };
 
+// The deepest nesting of arrays and objects a response body may have: copying, comparing or
+// printing a JSON value recurses once per level, so a deeper 2xx body is BadResponse (and a deeper
+// error body is cut at this depth) rather than a stack overflow.
+constexpr int kMaxJsonDepth = 64;
+
 // A response turned into its JSON body, or the typed error of §5/§8; `where` names the server.
 Expected<json> check_response(Call call, const net::HttpResponse& response, const std::string& where);
 // A transport failure as Unreachable or Timeout.
