@@ -11,17 +11,14 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from script_tests import expect, free_port, run_tests  # noqa: E402
 
 RIGAGENT = sys.argv[1]
 TMP = tempfile.mkdtemp(prefix="rigagent-cli-")
 procs = []
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(*args, timeout=10, stdin=None):
@@ -78,10 +75,6 @@ def port_is_free(port):
         except OSError:
             return False
 
-
-def expect(cond, what):
-    if not cond:
-        raise AssertionError(what)
 
 
 # ------------------------------------------------------------------------------------------
@@ -322,23 +315,7 @@ def test_hal_drives_the_simulated_board():
 
 
 def main():
-    tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
-    passed = failed = 0
-    for t in tests:
-        try:
-            t()
-            passed += 1
-            print("ok    %s" % t.__name__)
-        except Exception:
-            failed += 1
-            print("FAIL  %s" % t.__name__)
-            traceback.print_exc()
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_tests(globals(), procs, sys.argv[2:])
 
 
 if __name__ == "__main__":

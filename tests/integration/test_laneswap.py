@@ -9,14 +9,15 @@ Usage: test_laneswap.py PATH/TO/rigagent"""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from script_tests import expect, free_port, run_tests  # noqa: E402
 
 RIGAGENT = sys.argv[1]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,15 +27,6 @@ TMP = tempfile.mkdtemp(prefix="rigagent-laneswap-")
 procs = []
 
 
-def expect(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def when(request):
@@ -412,26 +404,7 @@ def test_command_line_client():
 
 def main():
     CERTS.update(make_certs())
-    tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
-    if len(sys.argv) > 2:
-        tests = [t for t in tests if any(x in t.__name__ for x in sys.argv[2:])]
-    passed = failed = 0
-    for t in tests:
-        t0 = time.time()
-        try:
-            t()
-            passed += 1
-            print("ok    %s (%.1f s)" % (t.__name__, time.time() - t0))
-        except Exception:
-            failed += 1
-            print("FAIL  %s" % t.__name__)
-            traceback.print_exc()
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_tests(globals(), procs, sys.argv[2:])
 
 
 if __name__ == "__main__":
