@@ -34,6 +34,8 @@ if(RIGAGENT_TESTS)
   find_library(CMOCKA_LIB cmocka REQUIRED)
   # Debian's python3 (with python3-zmq), not whatever python3 comes first on PATH.
   find_program(PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED)
+  # Debian's serf agent: the Serf tests start real agents on loopback.
+  find_program(SERF serf PATHS /usr/bin NO_DEFAULT_PATH REQUIRED)
 endif()
 
 # Standalone Asio (header only): the io thread that runs the HAL and, later, the upstream clients.
@@ -42,6 +44,13 @@ add_library(rig_asio INTERFACE)
 target_include_directories(rig_asio SYSTEM INTERFACE "${ASIO_INCLUDE_DIR}")
 target_compile_definitions(rig_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED ASIO_NO_TYPEID)
 target_link_libraries(rig_asio INTERFACE Threads::Threads)
+
+# msgpack-c (libmsgpack-cxx-dev, header only) for the Serf agent RPC. MSGPACK_NO_BOOST: its C++
+# API without Boost (Debian's 4.x would otherwise pull Boost headers in).
+find_path(MSGPACK_INCLUDE_DIR msgpack.hpp REQUIRED)
+add_library(rig_msgpack INTERFACE)
+target_include_directories(rig_msgpack SYSTEM INTERFACE "${MSGPACK_INCLUDE_DIR}")
+target_compile_definitions(rig_msgpack INTERFACE MSGPACK_NO_BOOST)
 
 # Mbed TLS (libmbedtls-dev) for the upstream HTTPS clients. Debian ships neither a CMake package
 # nor .pc files for it, so the static archives are found by name; they go in this order because

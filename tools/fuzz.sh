@@ -25,7 +25,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
 fi
 
 all_targets=(fuzz_request fuzz_config fuzz_app_message fuzz_keys fuzz_endpoint fuzz_board fuzz_hal_control
-             fuzz_http_response fuzz_laneswap_response)
+             fuzz_http_response fuzz_laneswap_response fuzz_serf_session)
 read -r -a targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
 build=${FUZZ_BUILD_DIR:-$here/build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
@@ -67,6 +67,7 @@ dict_for() {
   case "$1" in
     fuzz_endpoint) echo "$fuzz_src/endpoint.dict" ;;
     fuzz_http_response) echo "$fuzz_src/http.dict" ;;
+    fuzz_serf_session) echo "$fuzz_src/serf.dict" ;;
     *) echo "$fuzz_src/json.dict" ;;
   esac
 }

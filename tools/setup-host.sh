@@ -7,7 +7,8 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git ca-certificates dpkg-dev
   libasio-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev libmsgpack-cxx-dev
   libmbedtls-dev libcmocka-dev
-  python3 python3-zmq openssl
+  python3 python3-zmq python3-msgpack openssl
+  serf
   clang libclang-rt-dev
 )
 
