@@ -73,6 +73,7 @@ struct Counters {
   uint64_t connects = 0, reconnects = 0, disconnects = 0;
   uint64_t gaps = 0;               // subscriptions re-opened after a reconnect (records may be missing)
   uint64_t protocol_errors = 0;
+  uint64_t phantom_records = 0;    // empty query acks/responses the agent emits at a deadline
 };
 
 enum class State { connecting, connected, disconnected, closed };

@@ -200,13 +200,17 @@ Expected<QuerySummary> SyncClient::query(const QueryParams& params, std::functio
 namespace {
 template <typename T>
 std::function<void()> make_stop(std::shared_ptr<Link> link, SubscriptionId id) {
+  // Synchronous from any other thread: once stop() returns nothing more is queued and ended()
+  // is true. From the client's own io thread (a callback) it cannot wait, so it only posts.
   return [link, id] {
     std::lock_guard<std::mutex> lock(link->mu);
     if (!link->io) return;
     auto weak = link->client;
-    link->io->post([weak, id] {
+    auto stop = [weak, id] {
       if (auto c = weak.lock()) c->stop(id);
-    });
+    };
+    if (link->io->in_thread()) link->io->post(stop);
+    else link->io->call(stop);
   };
 }
 }  // namespace

@@ -26,7 +26,7 @@ class Subscription {
   std::optional<Error> end_error() const;  // why it ended, when not by stop()
   uint64_t dropped() const;                // records dropped because the queue was full
   uint64_t resumed() const;                // times re-opened after a reconnect
-  void stop();                             // sends `stop`; idempotent; the destructor calls it
+  void stop();  // sends `stop` and waits for it (from other threads); idempotent; the destructor calls it
 
   ~Subscription();
   Subscription(const Subscription&) = delete;
