@@ -20,6 +20,7 @@ commands:
   hal            look at the board's GPIO lines; press the simulated e-stop
   boards         list the built-in boards, show or check a board file
   laneswap       check the LaneSwap monitor: status, services, a heartbeat by hand
+  serf           talk to the board's Serf agent: members, events, queries, monitor
   print-config   validate and print the effective configuration as JSON
   version        print the version (also --version)
 
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   if (c == "hal") return hal_main(argc, argv, 2);
   if (c == "boards") return boards_main(argc, argv, 2);
   if (c == "laneswap") return laneswap_main(argc, argv, 2);
+  if (c == "serf") return serf_main(argc, argv, 2);
   if (c == "print-config") return print_config_main(argc, argv, 2);
   std::fprintf(stderr, "rigagent: unknown command '%s' (see rigagent --help)\n", argv[1]);
   return exit_code::usage;

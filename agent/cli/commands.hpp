@@ -10,5 +10,6 @@ int print_config_main(int argc, char** argv, int first);
 int hal_main(int argc, char** argv, int first);
 int boards_main(int argc, char** argv, int first);
 int laneswap_main(int argc, char** argv, int first);
+int serf_main(int argc, char** argv, int first);
 
 }  // namespace rig::cli

@@ -100,7 +100,10 @@ Expected<std::unique_ptr<SyncClient>> SyncClient::connect(Options options) {
   std::unique_ptr<SyncClient> s(new SyncClient());
   s->io_ = std::make_unique<IoThread>();
   auto c = AsyncClient::create(s->io_->context(), options);
-  if (!c) return c.error();
+  if (!c) {
+    s->io_.reset();  // never started: close() must not wait on it
+    return c.error();
+  }
   s->client_ = std::move(*c);
   s->link_ = std::make_shared<Link>();
   s->link_->io = s->io_.get();
