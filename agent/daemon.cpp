@@ -56,12 +56,21 @@ Expected<void> Agent::start() {
     }
     laneswap_ = std::move(*r);
   }
+  if (config_.serf.enable) {
+    if (auto ok = create_serf_bridge(); !ok) {
+      hardware_.reset();
+      laneswap_.reset();
+      return ok;
+    }
+  }
   if (auto ok = service_->start(); !ok) {
     hardware_.reset();
     laneswap_.reset();
+    serf_.reset();
     return ok;
   }
   if (laneswap_) laneswap_->start();
+  if (serf_) serf_->start();
   hardware_->start({[this](const hal::InputSpec& in, const hal::Edge& e, bool s) { on_estop_line(in, e, s); },
                     [this](const hal::InputSpec& in, const hal::Edge& e, bool s) { on_alarm_line(in, e, s); },
                     [this](const hal::InputSpec& in, const std::string& m) { on_line_fault(in, m); }});
@@ -74,13 +83,24 @@ void Agent::stop() {
   if (started_) {
     // Lines first, so no edge publishes into a stopped service.
     io_.call([this] { hardware_->stop(); });
-    if (laneswap_) {
-      // A last SHUTDOWN heartbeat, bounded: a dead monitor must not hold up the shutdown.
+    // The upstreams say goodbye side by side, each bounded: a dead monitor or Serf agent must
+    // not hold up the shutdown.
+    const auto now = std::chrono::steady_clock::now();
+    std::future<void> serf_done, laneswap_done;
+    if (serf_) {
+      // Queued events out, the emergency tag to "unknown" (docs/serf.md).
       auto done = std::make_shared<std::promise<void>>();
-      auto finished = done->get_future();
-      io_.post([this, done] { laneswap_->stop(std::chrono::milliseconds(2000), [done] { done->set_value(); }); });
-      finished.wait_for(std::chrono::milliseconds(2500));
+      serf_done = done->get_future();
+      io_.post([this, done] { serf_->stop(std::chrono::milliseconds(900), [done] { done->set_value(); }); });
     }
+    if (laneswap_) {
+      // A last SHUTDOWN heartbeat.
+      auto done = std::make_shared<std::promise<void>>();
+      laneswap_done = done->get_future();
+      io_.post([this, done] { laneswap_->stop(std::chrono::milliseconds(2000), [done] { done->set_value(); }); });
+    }
+    if (serf_done.valid()) serf_done.wait_until(now + std::chrono::milliseconds(1000));
+    if (laneswap_done.valid()) laneswap_done.wait_until(now + std::chrono::milliseconds(2500));
     io_.stop();
     started_ = false;
   }
@@ -153,6 +173,22 @@ laneswap::Snapshot Agent::laneswap_snapshot() const {
   return s;
 }
 
+Expected<void> Agent::create_serf_bridge() {
+  serf::BridgeHooks hooks;
+  hooks.execute = [this](rpc::Request request, std::function<void(const rpc::Reply&)> done) {
+    service_->execute(std::move(request), std::move(done));
+  };
+  hooks.emergency_stop = [this](const std::string& reason) { emergency_stop("serf", reason); };
+  hooks.emergency_resume = [this](const std::string& reason) { return emergency_resume("serf", reason); };
+  hooks.stopped = [this] { return state_.emergency().latched; };
+  auto bridge = serf::Bridge::create(io_.context(), config_.serf,
+                                     serf::Identity{config_.rpc.identifier, hardware_->board().name, version_string()},
+                                     std::move(hooks));
+  if (!bridge) return bridge.error();
+  serf_ = std::move(*bridge);
+  return {};
+}
+
 void Agent::upstream_state_changed() {
   if (laneswap_) laneswap_->state_changed();
 }
@@ -167,6 +203,19 @@ void Agent::announce(EmergencyLatch::Change change, const std::string& source, c
   service_->notify_app(json{{"type", "emergency"}, {"kind", kind}, {"context", context}});
   if (hardware_) hardware_->show_emergency(stopped);
   upstream_state_changed();
+  if (serf_) {
+    serf::EmergencyNotice n;
+    n.stopped = stopped;
+    n.source = source;
+    n.reason = reason;
+    if (details.is_object()) {
+      if (auto l = details.find("line"); l != details.end() && l->is_string()) n.line = l->get<std::string>();
+      if (auto t = details.find("edgeMonotonicNs"); t != details.end() && t->is_number_unsigned())
+        n.edge_monotonic_ns = t->get<uint64_t>();
+    }
+    n.t = wall_seconds();
+    serf_->emergency_changed(std::move(n));
+  }
   log::warn("rig", std::string(stopped ? "EMERGENCY STOP" : "emergency resume") + " from " + source + ": " + reason);
 }
 
@@ -225,6 +274,15 @@ void Agent::on_alarm_line(const hal::InputSpec& in, const hal::Edge& e, bool at_
   service_->publish_event(kind, context, rpc::Topic::emergency);
   service_->notify_app(json{{"type", "alarm"}, {"kind", kind}, {"context", context}});
   upstream_state_changed();
+  if (serf_) {
+    serf::AlarmNotice n;
+    n.alarm = in.name;
+    n.severity = a.severity;
+    n.active = e.active;
+    for (const auto& x : context["activeAlarms"]) n.active_alarms.push_back(x.get<std::string>());
+    n.t = wall_seconds();
+    serf_->alarm_changed(std::move(n));
+  }
   const std::string text = "alarm '" + in.name + "' (" + a.severity + ") " + (e.active ? "raised" : "cleared");
   if (in.severity == hal::Severity::info || !e.active)
     log::info("rig", text);
@@ -272,6 +330,14 @@ void Agent::on_app_emergency(int64_t kind, const json& context, std::string body
   service_->publish_event_body(std::move(body), kind);
   if (c != EmergencyLatch::Change::none && hardware_) hardware_->show_emergency(c == EmergencyLatch::Change::stopped);
   if (c != EmergencyLatch::Change::none) upstream_state_changed();
+  if (c != EmergencyLatch::Change::none && serf_) {
+    serf::EmergencyNotice n;
+    n.stopped = c == EmergencyLatch::Change::stopped;
+    n.source = "application";
+    n.reason = reason;
+    n.t = wall_seconds();
+    serf_->emergency_changed(std::move(n));
+  }
 }
 
 void Agent::install_handlers() {
@@ -279,7 +345,9 @@ void Agent::install_handlers() {
   s.set_handler(cmd::none, [](const rpc::Request&, const rpc::Responder& r) { r(rpc::Response{res::success}); });
 
   s.set_handler(cmd::get_status, [this](const rpc::Request&, const rpc::Responder& r) {
-    r(rpc::Response{res::success, state_.status_json()});
+    json status = state_.status_json();
+    if (serf_) status["serf"] = serf_->status_json();  // only when enabled: the key set stays StatusResponse's
+    r(rpc::Response{res::success, std::move(status)});
   });
 
   s.set_handler(cmd::emergency_stop, [this](const rpc::Request& req, const rpc::Responder& r) {

@@ -14,6 +14,7 @@
 #include "hw/hardware.hpp"
 #include "rpc/service.hpp"
 #include "upstream/laneswap/reporter.hpp"
+#include "upstream/serf/bridge.hpp"
 
 namespace rig {
 
@@ -49,6 +50,7 @@ class Agent {
   void on_app_emergency(int64_t kind, const rpc::json& context, std::string body);
   laneswap::Snapshot laneswap_snapshot() const;
   void upstream_state_changed();
+  Expected<void> create_serf_bridge();
   void announce(EmergencyLatch::Change change, const std::string& source, const std::string& reason,
                 const rpc::json& details);
   rpc::json edge_details(const hal::InputSpec& in, const hal::Edge& edge) const;
@@ -62,6 +64,9 @@ class Agent {
   IoThread io_;  // declared before hardware_: it outlives it
   std::unique_ptr<hw::Hardware> hardware_;
   std::shared_ptr<laneswap::Reporter> laneswap_;  // on the io thread
+  // On the io thread. Set in start() before any other thread runs, never reset before the
+  // destructor: the RpcService thread reads it (GET_STATUS, latch changes).
+  std::shared_ptr<serf::Bridge> serf_;
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   bool started_ = false;
 };

@@ -131,6 +131,10 @@ Expected<void> ServiceCore::start() {
     bound_cmd = cmds;
   }
   running = true;
+  {
+    std::lock_guard<std::mutex> lock(local_mu_);
+    local_open_ = true;
+  }
   // The sockets were made here and move to the owner thread now; thread creation is the
   // full memory barrier libzmq asks for when a socket changes threads.
   thread_ = std::thread([self = shared_from_this()] { self->run(); });
@@ -182,6 +186,7 @@ void ServiceCore::run() {
     if (items[0].revents & ZMQ_POLLIN) outbox.clear_wake();
     drain_urgent();
     if (items[1].revents & ZMQ_POLLIN) handle_commands();
+    drain_local();
     if (items[pub_item].revents & ZMQ_POLLIN) drain_subscriptions();
     // Disconnects first: a new connection may reuse a closed one's descriptor number.
     if (app_ && (items[app_item + 1].revents & ZMQ_POLLIN)) app_->on_monitor_event();
@@ -197,12 +202,18 @@ void ServiceCore::run() {
   stopping_ = true;  // no more waiting for slow subscribers
   drain_urgent();
   while (outbox.normal_pending() || !normal_batch_.empty() || !held_urgent_.empty()) drain_normal_batch();
+  close_local();
   if (app_) app_->fail_all("rigagent is shutting down");
   drain_urgent();
-  for (auto& [token, held] : held_) {
+  // send_reply erases what it answers: walk a copy of the tokens, not held_ itself.
+  std::vector<uint64_t> tokens;
+  for (const auto& [token, held] : held_) tokens.push_back(token);
+  for (uint64_t token : tokens) {
+    auto it = held_.find(token);
+    if (it == held_.end()) continue;
     Reply r;
-    r.nonce = held.nonce;
-    r.command = held.command;
+    r.nonce = it->second.nonce;
+    r.command = it->second.command;
     r.result = result::unavailable;
     r.error_message = "rigagent is shutting down";
     send_reply(token, r);
@@ -384,6 +395,40 @@ void ServiceCore::handle_commands() {
   }
 }
 
+bool ServiceCore::submit_local(Request& request, LocalDone& done) {
+  {
+    std::lock_guard<std::mutex> lock(local_mu_);
+    if (!local_open_) return false;
+    local_.push_back(LocalRequest{std::move(request), std::move(done)});
+  }
+  outbox.wake();
+  return true;
+}
+
+void ServiceCore::drain_local() {
+  std::deque<LocalRequest> batch;
+  {
+    std::lock_guard<std::mutex> lock(local_mu_);
+    batch.swap(local_);
+  }
+  for (auto& l : batch) {
+    const uint64_t token = next_token_++;
+    held_.emplace(token, Held{{}, l.request.nonce, l.request.command, std::move(l.done)});
+    counters.requests++;
+    dispatch(std::move(l.request), token);
+  }
+}
+
+void ServiceCore::close_local() {
+  // Requests handed over while the loop was ending are dispatched too; after this none comes in,
+  // and the held ones get the shutdown reply below with the remotes' ones.
+  {
+    std::lock_guard<std::mutex> lock(local_mu_);
+    local_open_ = false;
+  }
+  drain_local();
+}
+
 void ServiceCore::dispatch(Request req, uint64_t token) {
   Responder responder(shared_from_this(), token, req);
   auto it = handlers.find(req.command);
@@ -405,6 +450,13 @@ void ServiceCore::dispatch(Request req, uint64_t token) {
 void ServiceCore::send_reply(uint64_t token, const Reply& reply) {
   auto it = held_.find(token);
   if (it == held_.end()) return;  // answered already, or the service restarted
+  if (it->second.local) {
+    LocalDone done = std::move(it->second.local);
+    held_.erase(it);
+    counters.replies++;
+    done(reply);
+    return;
+  }
   try {
     for (const auto& f : it->second.envelope) cmd_->send(zmq::buffer(f), zmq::send_flags::sndmore);
     std::string body = encode_reply(reply);
@@ -483,6 +535,10 @@ void RpcService::publish_event_body(std::string body, int64_t kind) {
 void RpcService::publish_command_result(int64_t command, int64_t nonce, const Response& response) {
   core_->enqueue_event_body(static_cast<uint32_t>(Topic::command_result),
                             encode_command_result(command, nonce, response), -1);
+}
+
+void RpcService::execute(Request request, std::function<void(const Reply&)> done) {
+  if (!core_->submit_local(request, done)) done(unavailable_reply(request, std::string("the RpcService is not running")));
 }
 
 void RpcService::notify_app(json message) { core_->outbox.push_urgent(AppNoticeItem{std::move(message)}); }

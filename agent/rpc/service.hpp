@@ -121,6 +121,13 @@ class RpcService {
   // A notice for the application (e.g. an e-stop); dropped silently when none is connected.
   void notify_app(json message);
 
+  // Any thread: runs `request` through its handler on the owner thread, exactly as a request
+  // from a ZeroMQ remote (same counters, forwarding and emergency logic), but the reply goes to
+  // `done` instead of a socket. `done` runs once, on the owner thread (keep it short: post the
+  // reply elsewhere), or at once on the caller's thread when the service is not running. A
+  // PENDING_WITH_NOTIFICATION reply is passed on as is: its COMMAND_RESULT is published.
+  void execute(Request request, std::function<void(const Reply&)> done);
+
   // Endpoints as bound (a `*` port resolved), valid after start().
   std::vector<std::string> bound_pub_endpoints() const;
   std::vector<std::string> bound_command_endpoints() const;

@@ -3,6 +3,8 @@
 
 #include <zmq.hpp>
 
+#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -27,6 +29,12 @@ class ServiceCore : public std::enable_shared_from_this<ServiceCore> {
   // body of kind 101/102 goes out on EMERGENCY first.
   void enqueue_event_body(uint32_t topic, std::string body, int64_t kind);
   bool on_owner_thread() const { return std::this_thread::get_id() == owner.load(); }
+
+  // In-process requests (RpcService::execute): handed over beside the Outbox, woken by its
+  // eventfd, dispatched like a remote's and answered to the callback. False when the service is
+  // not running (the request is left untouched).
+  using LocalDone = std::function<void(const Reply&)>;
+  bool submit_local(Request& request, LocalDone& done);
 
   // Owner thread.
   void send_reply(uint64_t token, const Reply& reply);
@@ -60,6 +68,8 @@ class ServiceCore : public std::enable_shared_from_this<ServiceCore> {
   bool flush_held();                        // true when no urgent message is held
   void drain_subscriptions();
   void handle_commands();
+  void drain_local();
+  void close_local();
   void dispatch(Request request, uint64_t token);
   void fire_heartbeat();
   void close_sockets();
@@ -72,7 +82,15 @@ class ServiceCore : public std::enable_shared_from_this<ServiceCore> {
   struct Held {
     std::vector<std::string> envelope;  // routing id and delimiter of the REQ peer
     int64_t nonce = 0, command = 0;     // echoed even in a reply rigagent makes up (shutdown)
+    LocalDone local;                    // set for an in-process request: the reply goes here
   };
+  struct LocalRequest {
+    Request request;
+    LocalDone done;
+  };
+  std::mutex local_mu_;
+  std::deque<LocalRequest> local_;  // guarded by local_mu_
+  bool local_open_ = false;         // guarded by local_mu_: the owner thread will drain local_
   std::unordered_map<uint64_t, Held> held_;
   uint64_t next_token_ = 1;
   int64_t next_heartbeat_ms_ = 0;

@@ -1,5 +1,5 @@
 // Configuration: the built-in default, and errors that name the key for unknown keys, wrong
-// types and bad endpoints.
+// types and bad endpoints; the serf section's names, addresses and tag limit.
 #include "support/cmocka.hpp"
 
 #include <cstdio>
@@ -94,12 +94,102 @@ static void missing_file(void**) {
   contains(c.error().message, "/nonexistent/rigagent.json: cannot read the configuration file: No such file");
 }
 
+static void serf_defaults_and_full_section(void**) {
+  auto d = parse_config("{}", "built-in default");
+  assert_true(d.has_value());
+  assert_false(d->serf.enable);
+  assert_str(d->serf.rpc_addr, "127.0.0.1:7373");
+  assert_str(d->serf.event_prefix, "rig-");
+  assert_int_equal(d->serf.forward.size(), 2);
+  assert_int_equal(d->serf.queries.size(), 2);  // status, ping: nothing that changes the rig
+  assert_str(d->serf.queries[0], "status");
+  assert_true(d->serf.on_event.empty());
+
+  auto c = parse_config(R"({
+    "serf": {"enable": true, "rpc_addr": "[::1]:7374", "auth_key": "s3cret", "event_prefix": "lab7.",
+             "forward": ["alarm"], "coalesce_alarms": true, "role": "trainer", "tags": {"room": "B12", "dc": "x"},
+             "queries": ["status", "emergency-stop", "get-configuration"],
+             "on_event": {"fleet-stop": "emergency-stop", "fleet-resume": "emergency-resume"},
+             "connect_timeout_ms": 1000, "request_timeout_ms": 2000, "reconnect_max_ms": 500}
+  })", "t");
+  if (!c) fail_msg("%s", c.error().message.c_str());
+  assert_true(c->serf.enable);
+  assert_str(c->serf.rpc_addr, "[::1]:7374");
+  assert_int_equal(c->serf.forward.size(), 1);
+  assert_str(c->serf.tags.at("room"), "B12");
+  assert_str(c->serf.on_event.at("fleet-resume"), "emergency-resume");
+  assert_int_equal(c->serf.reconnect_max_ms, 500);
+  // print-config shows the section, and what it prints parses back to the same thing.
+  auto printed = config_to_json(*c);
+  assert_str(printed["serf"]["queries"][1].get<std::string>(), "emergency-stop");
+  assert_str(printed["serf"]["tags"]["dc"].get<std::string>(), "x");
+  auto again = parse_config(printed.dump(), "printed");
+  if (!again) fail_msg("%s", again.error().message.c_str());
+  assert_str(config_to_json(*again).dump(), printed.dump());
+  assert_true(config_to_json(*d)["serf"]["on_event"].is_object());
+  assert_true(parse_config(config_to_json(*d).dump(), "printed default").has_value());
+  // forward [] and queries [] are allowed: nothing sent, nothing answered.
+  auto none = parse_config(R"({"serf": {"forward": [], "queries": []}})", "t");
+  assert_true(none.has_value() && none->serf.forward.empty() && none->serf.queries.empty());
+}
+
+static void serf_errors_name_the_key(void**) {
+  contains(error_of(R"({"serf": {"queries": ["status", "reboot"]}})"),
+           "serf.queries[1]: \"reboot\" is not one of \"status\", \"ping\", \"emergency-stop\"");
+  contains(error_of(R"({"serf": {"queries": ["ping", "ping"]}})"), "serf.queries[1]: \"ping\" is listed twice");
+  contains(error_of(R"({"serf": {"queries": "status"}})"), "serf.queries: expected an array of names, got a string");
+  contains(error_of(R"({"serf": {"forward": ["estop"]}})"), "serf.forward[0]: \"estop\" is not one of \"emergency\", \"alarm\"");
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "tcp://127.0.0.1:7373", "::1:7373", ":7373", "h st:1"})
+    contains(error_of(std::string(R"({"serf": {"rpc_addr": ")") + bad + "\"}}"), "serf.rpc_addr: '");
+  contains(error_of(R"({"serf": {"rpc_addr": ""}})"), "serf.rpc_addr: must not be empty");
+  contains(error_of(R"({"serf": {"event_prefix": "rig "}})"), "serf.event_prefix: must be printable ASCII");
+  contains(error_of(R"({"serf": {"event_prefix": "a,b"}})"), "serf.event_prefix: must be printable ASCII without spaces or commas");
+  contains(error_of(R"({"serf": {"role": ""}})"), "serf.role: must not be empty");
+  contains(error_of(R"({"serf": {"tags": {"room": ""}}})"), "serf.tags.room: must not be empty");
+  contains(error_of(R"({"serf": {"tags": {"room": 7}}})"), "serf.tags.room: expected a string, got a number");
+  contains(error_of(R"({"serf": {"tags": {"my tag": "x"}}})"), "serf.tags.my tag: a tag name must be printable ASCII");
+  contains(error_of(R"({"serf": {"tags": {"emergency": "x"}}})"), "serf.tags.emergency: rigagent sets this tag itself");
+  contains(error_of(R"({"serf": {"tags": {"role": "x"}}})"), "(use serf.role)");
+  contains(error_of(R"({"serf": {"tags": []}})"), "serf.tags: expected an object");
+  contains(error_of(R"({"serf": {"on_event": {"fleet-stop": "reboot"}}})"),
+           "serf.on_event.fleet-stop: \"reboot\" is not one of \"emergency-stop\", \"emergency-resume\"");
+  contains(error_of(R"({"serf": {"on_event": {"fleet stop": "emergency-stop"}}})"), "serf.on_event.fleet stop: an event name");
+  contains(error_of(R"({"serf": {"on_event": {"": "emergency-stop"}}})"), "serf.on_event.: an event name");
+  contains(error_of(R"({"serf": {"on_event": {"x": true}}})"), "serf.on_event.x: expected one of");
+  contains(error_of(R"({"serf": {"reconnect_max_ms": 10}})"), "serf.reconnect_max_ms: must be between 100 and");
+  contains(error_of(R"({"serf": {"enabled": true}})"), "serf.enabled: unknown key (did you mean \"enable\"?)");
+  contains(error_of(R"({"serf": {"querys": []}})"), "(did you mean \"queries\"?)");
+}
+
+static void serf_tags_must_fit_serfs_limit(void**) {
+  // 512 bytes encoded, rigagent's own tags included (docs/serf.md).
+  std::string tags;
+  for (int i = 0; i < 12; ++i) tags += std::string(i ? "," : "") + "\"tag" + std::to_string(i) + "\": \"" + std::string(30, 'v') + "\"";
+  std::string e = error_of(R"({"serf": {"enable": true, "tags": {)" + tags + "}}}");
+  contains(e, "serf.tags: the node tags would take about");
+  contains(e, "Serf allows 512");
+  // The same tags while Serf is off are not checked against the limit.
+  assert_true(parse_config(R"({"serf": {"tags": {)" + tags + "}}}", "t").has_value());
+  // A few ordinary tags fit.
+  assert_true(parse_config(R"({"serf": {"enable": true, "tags": {"room": "B12", "dc": "lab"}}})", "t").has_value());
+  // The estimate is msgpack's: magic byte + map header + 1-byte headers under 32 bytes, 3 above.
+  assert_int_equal(serf_encoded_tags_size({}), 2);
+  assert_int_equal(serf_encoded_tags_size({{"a", "b"}}), 2 + 2 + 2);
+  assert_int_equal(serf_encoded_tags_size({{"k", std::string(40, 'v')}}), 2 + 2 + 43);
+  assert_true(serf_safe_name("rig-emergency-stop"));
+  assert_false(serf_safe_name(""));
+  assert_false(serf_safe_name("a b"));
+  assert_false(serf_safe_name("a,b"));
+  assert_false(serf_safe_name("caf\xc3\xa9"));
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(defaults_are_loopback), cmocka_unit_test(full_config),
       cmocka_unit_test(unknown_keys_are_named), cmocka_unit_test(wrong_types_are_named),
       cmocka_unit_test(bad_endpoints_are_named), cmocka_unit_test(not_json),
-      cmocka_unit_test(missing_file),
+      cmocka_unit_test(missing_file), cmocka_unit_test(serf_defaults_and_full_section),
+      cmocka_unit_test(serf_errors_name_the_key), cmocka_unit_test(serf_tags_must_fit_serfs_limit),
   };
   return cmocka_run_group_tests_name("config", tests, nullptr, nullptr);
 }

@@ -7,10 +7,13 @@
 //                      (estop_latency.cpp)
 //   laneswap heartbeat CPU time and allocations per heartbeat, heartbeats/s on one keep-alive
 //                      connection vs a fresh connection each time, plain and TLS (laneswap_heartbeat.cpp)
+//   serf events        user events/s through one Serf RPC connection vs the `serf event` CLI, and the
+//                      RSS of rigagent with Serf enabled (serf_events.cpp)
 // Usage: rigagent-bench [--rigagent PATH] [--events N] [--requests N] [--presses N] [--flood-rate N]
 //                       [--flood-idle] [--send-hwm N] [--heartbeats N] [--no-tls]
 //                       [--only SECTION[,SECTION]] [--quick]
-// Sections: throughput, rtt, estop, laneswap, size (binary size and idle RSS); all by default.
+//                       [--serf-events N] [--serf PATH]
+// Sections: throughput, rtt, estop, laneswap, serf, size (binary size and idle RSS); all by default.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -31,6 +34,7 @@
 #include "daemon.hpp"
 #include "estop_latency.hpp"
 #include "laneswap_heartbeat.hpp"
+#include "serf_events.hpp"
 #include "rpc/codec.hpp"
 
 using namespace rig;
@@ -236,6 +240,7 @@ int main(int argc, char** argv) {
   int rounds = 3;
   rigbench::EstopOptions estop;
   rigbench::LaneswapOptions laneswap;
+  rigbench::SerfOptions serf;
   std::string only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -248,13 +253,17 @@ int main(int argc, char** argv) {
     else if (a == "--send-hwm" && i + 1 < argc) estop.send_hwm = std::stoi(argv[++i]);
     else if (a == "--heartbeats" && i + 1 < argc) laneswap.heartbeats = std::stoul(argv[++i]);
     else if (a == "--no-tls") laneswap.tls = false;
+    else if (a == "--serf-events" && i + 1 < argc) serf.events = std::stoul(argv[++i]);
+    else if (a == "--serf" && i + 1 < argc) serf.serf = argv[++i];
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
-    else if (a == "--quick") events = 20000, requests = 1000, rounds = 1, estop.presses = 2000, laneswap.heartbeats = 2000;
+    else if (a == "--quick") events = 20000, requests = 1000, rounds = 1, estop.presses = 2000, laneswap.heartbeats = 2000,
+             serf.events = 5000, serf.cli_events = 50;
     else {
       std::fprintf(stderr,
                    "usage: rigagent-bench [--rigagent PATH] [--events N] [--requests N] [--presses N]\n"
                    "                      [--flood-rate N] [--flood-idle] [--send-hwm N] [--heartbeats N] [--no-tls]\n"
-                   "                      [--only throughput|rtt|estop|laneswap|size[,...]] [--quick]\n");
+                   "                      [--serf-events N] [--serf PATH]\n"
+                   "                      [--only throughput|rtt|estop|laneswap|serf|size[,...]] [--quick]\n");
       return 2;
     }
   }
@@ -267,8 +276,8 @@ int main(int argc, char** argv) {
     e = only.find(',', b);
     if (e == std::string::npos) e = only.size();
     const std::string s = only.substr(b, e - b);
-    if (s != "throughput" && s != "rtt" && s != "estop" && s != "laneswap" && s != "size") {
-      std::fprintf(stderr, "unknown section '%s' (throughput, rtt, estop, laneswap, size)\n", s.c_str());
+    if (s != "throughput" && s != "rtt" && s != "estop" && s != "laneswap" && s != "serf" && s != "size") {
+      std::fprintf(stderr, "unknown section '%s' (throughput, rtt, estop, laneswap, serf, size)\n", s.c_str());
       return 2;
     }
   }
@@ -310,6 +319,12 @@ int main(int argc, char** argv) {
 
   if (section("laneswap") && !rigbench::run_laneswap_heartbeat(laneswap)) {
     std::fprintf(stderr, "laneswap heartbeat: could not run\n");
+    return 1;
+  }
+
+  serf.rigagent = binary;
+  if (section("serf") && !rigbench::run_serf_events(serf)) {
+    std::fprintf(stderr, "serf events: could not run\n");
     return 1;
   }
 

@@ -110,6 +110,7 @@ struct AsyncClient::Impl {
   Handler<void> first_connect;
   std::optional<Error> last_error;
   bool outage_logged = false;
+  int logged_code = 0;
 
   uint64_t next_id = 1;
   std::map<uint64_t, Call> calls;  // id -> call (waiting or sent)
@@ -200,7 +201,7 @@ struct AsyncClient::Impl {
     ready = true;
     connect_timer.cancel();
     if (++self.counters_.connects > 1) ++self.counters_.reconnects;
-    if (outage_logged) log::info("serf", "connected to the Serf agent at " + where() + " again");
+    if (outage_logged && self.opts_.log_outages) log::info("serf", "connected to the Serf agent at " + where() + " again");
     outage_logged = false;
     attempts = 0;
     last_error.reset();
@@ -254,9 +255,14 @@ struct AsyncClient::Impl {
       if (left) wanted = false;
       return;
     }
-    if (!outage_logged) {
+    // Once per outage, and again when the reason changes (refused at first, then the agent up
+    // but refusing the auth key): the log always says why it is not connected now.
+    // (Refused, closed and timed out are one reason: the agent is not there.)
+    const int reason = e.code == static_cast<int>(Errc::auth) || e.code == static_cast<int>(Errc::protocol) ? e.code : 0;
+    if (self.opts_.log_outages && (!outage_logged || reason != logged_code)) {
       log::warn("serf", e.message + "; retrying in the background");
       outage_logged = true;
+      logged_code = reason;
     }
     set_state(State::disconnected, &e);
     // Backoff: min doubling to max, +-20 % jitter.

@@ -38,6 +38,7 @@ struct Options {
   std::chrono::milliseconds reconnect_min{100};
   std::chrono::milliseconds reconnect_max{10000};
   size_t max_object_bytes = 8 * 1024 * 1024;  // largest str/bin/array the decoder accepts
+  bool log_outages = true;  // a warning per outage (and per new reason), a line on recovery
 };
 
 // SERF_RPC_ADDR and SERF_RPC_AUTH, as the serf CLI reads them, over `base`.
