@@ -9,6 +9,7 @@ PKGS=(
   libmbedtls-dev libcmocka-dev
   python3 python3-zmq python3-msgpack openssl
   serf
+  fdisk dosfstools e2fsprogs systemd strace
   clang libclang-rt-dev
 )
 

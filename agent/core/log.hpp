@@ -1,5 +1,7 @@
 // Leveled logging to stderr. One line per record, written with a single write(2) so lines from
-// different threads never interleave; journald adds its own timestamps on a board.
+// different threads never interleave. Each line starts with a UTC timestamp, except when stderr is
+// the journal (a systemd service: $JOURNAL_STREAM names it), where journald stamps the line and
+// a "<N>" syslog priority prefix replaces the timestamp.
 #pragma once
 
 #include <string>
