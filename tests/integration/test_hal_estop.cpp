@@ -528,8 +528,8 @@ static void estop_reaches_a_lagging_subscriber(void**) {
   for (int i = 0; i < 5000 && rig.agent.service().counters().publish_waits == 0; ++i) std::this_thread::sleep_for(1ms);
   assert_true(rig.agent.service().counters().publish_waits >= 1);  // the subscriber is behind
   rig.drive("estop", 1);
-  for (int i = 0; i < 2000 && rig.agent.service().counters().urgent_waits == 0; ++i) std::this_thread::sleep_for(1ms);
-  assert_true(rig.agent.service().counters().urgent_waits >= 1);  // the 101 had to wait for it
+  // Whether the 101 itself had to wait (counters().urgent_waits) depends on whether the queue
+  // had room at that instant, which scheduling decides: the property checked is what arrives.
   const int before = read_flood_and_estop(slow, 60);
   assert_true(before < kFloodEvents);  // it overtook what was still queued
   assert_int_equal(rig.agent.service().counters().stalls, 0);
