@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <iostream>
 #include <optional>
 #include <string>
 
@@ -21,6 +20,7 @@
 #include "cli/poll.hpp"
 #include "core/clock.hpp"
 #include "core/endpoint.hpp"
+#include "core/out.hpp"
 #include "rpc/codec.hpp"
 #include "rpc/protocol.hpp"
 
@@ -130,25 +130,25 @@ class Requester {
 
 void print_reply(const std::string& text, bool raw) {
   if (raw) {
-    std::cout << text << std::endl;
+    stdio::out_line(text);
     return;
   }
   json r = json::parse(text, nullptr, false);
   if (!r.is_object()) {
-    std::cout << "reply (not a JSON object): " << text << std::endl;
+    stdio::out_line("reply (not a JSON object): " + text);
     return;
   }
   auto num = [&](const char* k) { return int_or(r, k, -1); };
-  std::cout << "reply to " << named(rpc::command_name(num("command")), num("command")) << ", nonce " << num("nonce")
-            << "\n  result:  " << named(rpc::result_name(num("result")), num("result"));
+  std::string s = "reply to " + named(rpc::command_name(num("command")), num("command")) + ", nonce " +
+                  std::to_string(num("nonce")) + "\n  result:  " + named(rpc::result_name(num("result")), num("result"));
   if (num("errorKind") != 0 || num("errorCode") != 0)
-    std::cout << "\n  error:   " << named(rpc::error_kind_name(num("errorKind")), num("errorKind")) << ", code "
-              << num("errorCode");
+    s += "\n  error:   " + named(rpc::error_kind_name(num("errorKind")), num("errorKind")) + ", code " +
+         std::to_string(num("errorCode"));
   if (r.contains("errorMessage") && !r["errorMessage"].is_null())
-    std::cout << "\n  message: " << (r["errorMessage"].is_string() ? r["errorMessage"].get<std::string>()
-                                                                    : rpc::dump_lenient(r["errorMessage"]));
-  if (r.contains("data") && !r["data"].is_null()) std::cout << "\n  data:    " << rpc::dump_lenient(r["data"]);
-  std::cout << std::endl;
+    s += "\n  message: " + (r["errorMessage"].is_string() ? r["errorMessage"].get<std::string>()
+                                                         : rpc::dump_lenient(r["errorMessage"]));
+  if (r.contains("data") && !r["data"].is_null()) s += "\n  data:    " + rpc::dump_lenient(r["data"]);
+  stdio::out_line(s);
 }
 
 std::string describe_event(uint32_t topic, const std::string& body) {
@@ -181,7 +181,7 @@ int watch(zmq::context_t& ctx, const std::string& endpoint, const std::vector<ui
   else
     for (uint32_t t : topics) sub.set(zmq::sockopt::subscribe, rpc::topic_frame(t));
   sub.connect(endpoint);
-  std::cerr << "watching " << endpoint << " (Ctrl-C to stop)" << std::endl;
+  stdio::err("watching " + endpoint + " (Ctrl-C to stop)\n");
   const auto end = duration > 0 ? std::chrono::steady_clock::now() + std::chrono::milliseconds(int64_t(duration * 1000))
                                 : std::chrono::steady_clock::time_point::max();
   int64_t seen = 0;
@@ -194,15 +194,14 @@ int watch(zmq::context_t& ctx, const std::string& endpoint, const std::vector<ui
     ++seen;
     auto topic = frames.size() == 2 ? rpc::parse_topic_frame(frames[0].to_string_view()) : std::nullopt;
     if (!topic) {
-      std::cout << local_time() << "  malformed message: " << frames.size() << " frame(s), expected 2" << std::endl;
+      stdio::out_line(local_time() + "  malformed message: " + std::to_string(frames.size()) + " frame(s), expected 2");
       continue;
     }
     if (raw)
-      std::cout << json{{"topic", *topic}, {"body", frames[1].to_string()}}.dump(-1, ' ', false,
-                                                                                 json::error_handler_t::replace)
-                << std::endl;
+      stdio::out_line(json{{"topic", *topic}, {"body", frames[1].to_string()}}.dump(-1, ' ', false,
+                                                                                    json::error_handler_t::replace));
     else
-      std::cout << describe_event(*topic, frames[1].to_string()) << std::endl;
+      stdio::out_line(describe_event(*topic, frames[1].to_string()));
   }
   return exit_code::ok;
 }
@@ -231,7 +230,7 @@ int send_one(zmq::context_t& ctx, Requester& req, const Target& target, int64_t 
   }
   auto reply = req.request(body.dump());
   if (!reply) {
-    std::cerr << "rigagent console: " << reply.error().message << std::endl;
+    stdio::err("rigagent console: " + reply.error().message + "\n");
     return reply.error().code == exit_code::timeout ? exit_code::timeout : exit_code::failure;
   }
   print_reply(*reply, o.raw);
@@ -249,10 +248,10 @@ int send_one(zmq::context_t& ctx, Requester& req, const Target& target, int64_t 
       if (frames.size() != 2) continue;
       json cr = json::parse(frames[1].to_string(), nullptr, false);
       if (int_or(cr, "nonce", -1) != o.nonce || int_or(cr, "command", -1) != echoed) continue;
-      std::cout << (o.raw ? frames[1].to_string() : describe_event(6001, frames[1].to_string())) << std::endl;
+      stdio::out_line(o.raw ? frames[1].to_string() : describe_event(6001, frames[1].to_string()));
       return int_or(cr, "result", 0) == rpc::result::success ? exit_code::ok : exit_code::failure;
     }
-    std::cerr << "rigagent console: no COMMAND_RESULT for nonce " << o.nonce << " within the timeout" << std::endl;
+    stdio::err("rigagent console: no COMMAND_RESULT for nonce " + std::to_string(o.nonce) + " within the timeout\n");
     return exit_code::timeout;
   }
   return (result == rpc::result::success || result == rpc::result::pending ||
@@ -262,23 +261,25 @@ int send_one(zmq::context_t& ctx, Requester& req, const Target& target, int64_t 
 }
 
 void list_commands() {
-  std::cout << "commands:";
-  for (auto* c = rpc::commands_begin(); c != rpc::commands_end(); ++c) std::cout << " " << c->name << "(" << c->value << ")";
-  std::cout << "\n";
+  std::string s = "commands:";
+  for (auto* c = rpc::commands_begin(); c != rpc::commands_end(); ++c)
+    s += std::string(" ") + c->name + "(" + std::to_string(c->value) + ")";
+  stdio::out(s + "\n");
 }
 
 int interactive(zmq::context_t& ctx, const Target& target, SendOptions o, std::chrono::milliseconds timeout) {
   Requester req(ctx, target.commands, timeout);
   const bool tty = isatty(STDIN_FILENO);
   if (tty) {
-    std::cout << "rigagent console: " << target.commands << "  (help, quit)\n";
+    stdio::out("rigagent console: " + target.commands + "  (help, quit)\n");
     list_commands();
   }
   std::string line, previous;
   int last = exit_code::ok;
   while (!g_interrupted) {
-    if (tty) std::cout << (previous.empty() ? "> " : "[enter: " + previous + "] > ") << std::flush;
-    if (!std::getline(std::cin, line)) break;
+    if (tty) stdio::out(previous.empty() ? "> " : "[enter: " + previous + "] > ");
+    std::fflush(stdout);  // the prompt, and what the last command printed (std::cin was tied to std::cout)
+    if (!stdio::read_line(stdin, line)) break;
     auto start = line.find_first_not_of(" \t");
     if (start == std::string::npos) {
       if (previous.empty()) continue;
@@ -290,21 +291,21 @@ int interactive(zmq::context_t& ctx, const Target& target, SendOptions o, std::c
     std::string word = line.substr(0, sp), rest = sp == std::string::npos ? "" : line.substr(sp + 1);
     if (word == "quit" || word == "exit") break;
     if (word == "help" || word == "?") {
-      std::cout << "COMMAND [DATA-JSON]   e.g. GET_STATUS, 300, EMERGENCY_STOP {\"reason\":\"test\"}\n"
-                   "an empty line repeats the last command; quit or Ctrl-D ends\n";
+      stdio::out("COMMAND [DATA-JSON]   e.g. GET_STATUS, 300, EMERGENCY_STOP {\"reason\":\"test\"}\n"
+                 "an empty line repeats the last command; quit or Ctrl-D ends\n");
       list_commands();
       continue;
     }
     auto command = parse_command(word);
     if (!command) {
-      std::cout << "unknown command '" << word << "' (type help)\n";
+      stdio::out("unknown command '" + word + "' (type help)\n");
       continue;
     }
     json data;
     if (rest.find_first_not_of(" \t") != std::string::npos) {
       data = json::parse(rest, nullptr, false);
       if (data.is_discarded()) {
-        std::cout << "DATA is not valid JSON: " << rest << "\n";
+        stdio::out("DATA is not valid JSON: " + rest + "\n");
         continue;
       }
     }

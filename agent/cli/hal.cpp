@@ -7,7 +7,6 @@
 #include <asio/write.hpp>
 
 #include <cstdio>
-#include <iostream>
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"

@@ -2,11 +2,11 @@
 // it say about this rig, send one heartbeat by hand.
 #include <cstdio>
 #include <ctime>
-#include <iostream>
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "core/config.hpp"
+#include "core/out.hpp"
 #include "upstream/laneswap/client.hpp"
 #include "upstream/laneswap/reporter.hpp"
 
@@ -132,7 +132,7 @@ int laneswap_main(int argc, char** argv, int first) {
     if (!h) return fail(h.error());
     auto s = c.get_service(options.service_id, timeout);
     if (as_json) {
-      std::cout << json{{"health", *h}, {"service", s ? s->raw : json()}}.dump(2) << "\n";
+      stdio::out(json{{"health", *h}, {"service", s ? s->raw : json()}}.dump(2) + "\n");
     } else {
       std::printf("server %s: %s (%s)\n", c.async().where().c_str(), h->value("status", std::string("?")).c_str(),
                   h->value("service", std::string("?")).c_str());
@@ -151,7 +151,7 @@ int laneswap_main(int argc, char** argv, int first) {
     if (as_json) {
       json out = json::object();
       for (const auto& [id, s] : l->services) out[id] = s.raw;
-      std::cout << out.dump(2) << "\n";
+      stdio::out(out.dump(2) + "\n");
       return exit_code::ok;
     }
     std::printf("%-40s %-24s %-9s %-14s %s\n", "ID", "NAME", "STATUS", "HEARTBEAT", "MESSAGE");
@@ -173,7 +173,7 @@ int laneswap_main(int argc, char** argv, int first) {
     }
     auto r = c.send_heartbeat(status, message, json{{"sent_by", "rigagent laneswap heartbeat"}}, timeout);
     if (!r) return fail(r.error());
-    if (as_json) std::cout << r->raw.dump(2) << "\n";
+    if (as_json) stdio::out(r->raw.dump(2) + "\n");
     else print_service(*r);
     return exit_code::ok;
   }

@@ -1,9 +1,9 @@
 // `rigagent print-config`: the effective configuration as JSON.
 #include <cstdio>
-#include <iostream>
 
 #include "cli/commands.hpp"
 #include "cli/effective_config.hpp"
+#include "core/out.hpp"
 #include "daemon.hpp"
 
 namespace rig::cli {
@@ -27,7 +27,7 @@ int print_config_main(int argc, char** argv, int first) {
   }
   auto j = config_to_json(*cfg);
   if (j["rpc"]["version"].get<std::string>().empty()) j["rpc"]["version"] = service_options(*cfg).version;
-  std::cout << j.dump(2) << "\n";
+  stdio::out(j.dump(2) + "\n");
   return exit_code::ok;
 }
 

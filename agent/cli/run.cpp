@@ -2,7 +2,6 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <iostream>
 
 #include "cli/commands.hpp"
 #include "cli/effective_config.hpp"

@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +20,7 @@
 #include "cli/poll.hpp"
 #include "core/clock.hpp"
 #include "core/endpoint.hpp"
+#include "core/out.hpp"
 #include "rpc/codec.hpp"
 #include "rpc/protocol.hpp"
 
@@ -106,7 +106,7 @@ class SimApp {
         try {
           handle(json::parse(f.to_string_view(), nullptr, false));
         } catch (const json::exception& e) {
-          std::cerr << "sim-app: ignored a message it could not use: " << e.what() << "\n";
+          stdio::err(std::string("sim-app: ignored a message it could not use: ") + e.what() + "\n");
         }
       }
       frames.clear();
@@ -117,13 +117,14 @@ class SimApp {
     if (!m.is_object()) return;
     const std::string type = m.value("type", "");
     if (type == "welcome") {
-      std::cerr << "sim-app: connected to " << m.value("identifier", "?") << " (" << m.value("version", "?") << ")\n";
+      stdio::err("sim-app: connected to " + m.value("identifier", "?") + " (" + m.value("version", "?") + ")\n");
     } else if (type == "error") {
-      std::cerr << "sim-app: rigagent says: " << m.value("message", "?") << "\n";
+      stdio::err("sim-app: rigagent says: " + m.value("message", "?") + "\n");
     } else if (type == "emergency") {
       const int64_t kind = m.value("kind", int64_t(0));
       estop_ = kind == rpc::event_kind::emergency_stop;
-      std::cerr << "sim-app: emergency " << (estop_ ? "STOP" : "resume") << " " << rpc::dump_lenient(m.value("context", json())) << "\n";
+      stdio::err(std::string("sim-app: emergency ") + (estop_ ? "STOP" : "resume") + " " +
+                 rpc::dump_lenient(m.value("context", json())) + "\n");
       if (estop_ && (acquiring_ || due_ms_ >= 0)) {
         // An e-stop ends the acquisition at once; a pending start fails.
         if (due_ms_ >= 0) finish(res::failed, 3, "emergency stop during the transition");
@@ -204,7 +205,7 @@ class SimApp {
       auto kind = parse_int(rest.substr(0, sp2));
       json ctx = sp2 == std::string::npos ? json() : json::parse(rest.substr(sp2 + 1), nullptr, false);
       if (!kind || ctx.is_discarded()) {
-        std::cerr << "sim-app: usage: event KIND [CONTEXT-JSON]\n";
+        stdio::err("sim-app: usage: event KIND [CONTEXT-JSON]\n");
         return;
       }
       event(*kind, ctx);
@@ -214,7 +215,7 @@ class SimApp {
     } else if (word == "estop" || word == "resume") {
       event(word == "estop" ? 101 : 102, json{{"reason", rest.empty() ? "sim-app" : rest}});
     } else {
-      std::cerr << "sim-app: unknown input '" << word << "' (event, status, estop, resume, quit)\n";
+      stdio::err("sim-app: unknown input '" + word + "' (event, status, estop, resume, quit)\n");
     }
   }
 

@@ -5,9 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "core/endpoint.hpp"
 #include "core/json_reader.hpp"

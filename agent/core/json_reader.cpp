@@ -1,10 +1,13 @@
 #include "core/json_reader.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "core/endpoint.hpp"
 
@@ -25,10 +28,11 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
+// What `std::ostream << d` prints: %g, precision 6.
 std::string fmt(double d) {
-  std::ostringstream o;
-  o << d;
-  return o.str();
+  char b[64];
+  std::snprintf(b, sizeof b, "%g", d);
+  return b;
 }
 
 }  // namespace
@@ -58,13 +62,28 @@ Expected<json> parse_json_document(std::string_view text, std::string_view sourc
 }
 
 Expected<std::string> read_text_file(const std::string& path, size_t max_bytes, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(path + ": cannot read the " + std::string(what) + ": " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > max_bytes)
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(path + ": cannot read the " + std::string(what) + ": " + std::strerror(errno));
+  // Reads at most max_bytes + 1 bytes: enough to tell that the file is too large. A read error
+  // (a directory: EISDIR) is reported as such, not as an empty document.
+  std::string text;
+  const size_t limit = max_bytes < SIZE_MAX ? max_bytes + 1 : max_bytes;
+  char buf[16384];
+  while (text.size() < limit) {
+    const ssize_t n = ::read(fd, buf, std::min(sizeof buf, limit - text.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      return make_error(path + ": cannot read the " + std::string(what) + ": " + std::strerror(e));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (text.size() > max_bytes)
     return make_error(path + ": " + std::string(what) + " is larger than " + std::to_string(max_bytes / 1024) + " KiB");
-  return text.str();
+  return text;
 }
 
 void JsonReader::string(const char* key, std::string& out, bool allow_empty) {

@@ -94,6 +94,13 @@ static void missing_file(void**) {
   contains(c.error().message, "/nonexistent/rigagent.json: cannot read the configuration file: No such file");
 }
 
+static void directory_as_file(void**) {
+  // A directory opens but cannot be read: that is said, not parsed as an empty document.
+  auto c = load_config_file("/tmp");
+  assert_false(c.has_value());
+  contains(c.error().message, "/tmp: cannot read the configuration file: Is a directory");
+}
+
 static void serf_defaults_and_full_section(void**) {
   auto d = parse_config("{}", "built-in default");
   assert_true(d.has_value());
@@ -188,7 +195,8 @@ int main() {
       cmocka_unit_test(defaults_are_loopback), cmocka_unit_test(full_config),
       cmocka_unit_test(unknown_keys_are_named), cmocka_unit_test(wrong_types_are_named),
       cmocka_unit_test(bad_endpoints_are_named), cmocka_unit_test(not_json),
-      cmocka_unit_test(missing_file), cmocka_unit_test(serf_defaults_and_full_section),
+      cmocka_unit_test(missing_file),
+      cmocka_unit_test(directory_as_file), cmocka_unit_test(serf_defaults_and_full_section),
       cmocka_unit_test(serf_errors_name_the_key), cmocka_unit_test(serf_tags_must_fit_serfs_limit),
   };
   return cmocka_run_group_tests_name("config", tests, nullptr, nullptr);

@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
-#include <fstream>
 
 #include "core/log.hpp"
 
@@ -17,9 +17,17 @@ constexpr auto kMaxRegisterRetry = std::chrono::milliseconds(60'000);
 
 std::string stable_service_id(const LaneswapConfig& c) {
   if (!c.service_id.empty()) return c.service_id;
-  std::ifstream f("/etc/machine-id");
+  // The file's first whitespace-separated word (what `std::ifstream(...) >> id` read).
   std::string id;
-  if (f >> id && id.size() >= 8 && std::all_of(id.begin(), id.end(), [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)); }))
+  if (FILE* f = std::fopen("/etc/machine-id", "re")) {
+    int ch;
+    while ((ch = std::getc(f)) != EOF && std::isspace(ch)) {
+    }
+    for (; ch != EOF && !std::isspace(ch); ch = std::getc(f)) id += static_cast<char>(ch);
+    if (std::ferror(f)) id.clear();
+    std::fclose(f);
+  }
+  if (id.size() >= 8 && std::all_of(id.begin(), id.end(), [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)); }))
     return "rig-" + id;
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) == 0 && host[0]) return std::string("rig-") + host;
