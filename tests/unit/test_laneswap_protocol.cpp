@@ -399,7 +399,8 @@ static void timestamp_garbage(void**) {
                            "2026-11-21T19:26:33+00", "2026-11-21T19:26:33+000", "2026-11-21T19:26:33+00:00:00",
                            "2026-11-21T19:26:33+24:00", "2026-11-21T19:26:33+00:60", "2026-11-21T19:26:33+ab:cd",
                            "2026-11-21T19:26:33+00:00junk", "2026-11-21T19:26:33-", "2026-11-21T19:26:33+", "2026-11-21T19:26:33UTC",
-                           "2026-11-21T19:26:33.5.5Z", " 2026-11-21T19:26:33Z", "null", "-026-11-21T19:26:33Z"}) {
+                           "2026-11-21T19:26:33.5.5Z", " 2026-11-21T19:26:33Z", "null", "-026-11-21T19:26:33Z",
+                           "2026-02-29T00:00:00Z", "2026-11-31T00:00:00Z", "2100-02-29T00:00:00Z"}) {
     auto r = parse_timestamp(text);
     if (r) fail_msg("parse_timestamp accepted '%s'", text);
     expect_error(r, Errc::bad_response, {"not an ISO-8601 timestamp"});
@@ -411,6 +412,14 @@ static void timestamp_garbage(void**) {
     expect_error(parse_timestamp(text), Errc::bad_response, {"not an ISO-8601"});
   assert_true(parse_timestamp("2261-12-31T23:59:59.999999999+00:00").has_value());
   assert_true(parse_timestamp("1678-01-02T00:00:00Z").has_value());
+  assert_true(parse_timestamp("2024-02-29T12:00:00Z").has_value());
+  // Past 2038-01-19, where a 32-bit time_t ends (armhf builds use a 64-bit one: _TIME_BITS=64).
+  const auto y2038 = parse_timestamp("2038-01-19T03:14:08Z");
+  assert_true(y2038.has_value());
+  assert_true(std::chrono::duration_cast<std::chrono::seconds>(y2038->time_since_epoch()).count() == 2147483648LL);
+  const auto y2100 = parse_timestamp("2100-03-01T00:00:00+01:00");
+  assert_true(y2100.has_value());
+  assert_true(std::chrono::duration_cast<std::chrono::seconds>(y2100->time_since_epoch()).count() == 4107538800LL);
 }
 
 // §2.2's heartbeat answer and §2.3's record right after registration.

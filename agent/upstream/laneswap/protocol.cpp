@@ -222,16 +222,17 @@ Expected<TimePoint> parse_timestamp(std::string_view s) {
   if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' ||
       s[16] != ':')
     return bad();
-  std::tm tm{};
-  tm.tm_year = digits(s, 0, 4, ok) - 1900;
-  tm.tm_mon = digits(s, 5, 2, ok) - 1;
-  tm.tm_mday = digits(s, 8, 2, ok);
-  tm.tm_hour = digits(s, 11, 2, ok);
-  tm.tm_min = digits(s, 14, 2, ok);
-  tm.tm_sec = digits(s, 17, 2, ok);
-  if (!ok || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-      tm.tm_sec > 60)
-    return bad();
+  const int year = digits(s, 0, 4, ok), mon = digits(s, 5, 2, ok), mday = digits(s, 8, 2, ok);
+  const int hour = digits(s, 11, 2, ok), min = digits(s, 14, 2, ok), sec = digits(s, 17, 2, ok);
+  if (!ok || hour > 23 || min > 59 || sec > 60) return bad();
+  // The calendar arithmetic is std::chrono's, not timegm(): a 32-bit time_t (armhf) would wrap.
+  namespace chr = std::chrono;
+  const chr::year_month_day date{chr::year{year}, chr::month{static_cast<unsigned>(mon)}, chr::day{static_cast<unsigned>(mday)}};
+  if (!date.ok()) return bad();
+  // A time_point counts nanoseconds in 64 bits (1677-09-21 to 2262-04-11): keep a day clear of both ends.
+  constexpr chr::sys_days kFirst{chr::year{1677} / chr::September / 23}, kLast{chr::year{2262} / chr::April / 9};
+  const chr::sys_days days{date};
+  if (days < kFirst || days > kLast) return bad();
   size_t pos = 19;
   int64_t nanos = 0;
   if (pos < s.size() && s[pos] == '.') {
@@ -266,12 +267,8 @@ Expected<TimePoint> parse_timestamp(std::string_view s) {
     }
   }
   if (pos != s.size()) return bad();
-  const time_t t = timegm(&tm);
-  // A time_point counts nanoseconds in 64 bits (years 1677-2262): anything beyond would overflow.
-  constexpr int64_t kLimit = std::chrono::duration_cast<std::chrono::seconds>(TimePoint::duration::max()).count() - 2 * 86400;
-  if (t > kLimit || t < -kLimit) return bad();
-  return std::chrono::system_clock::from_time_t(t) - std::chrono::seconds(offset_s) +
-         std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(nanos));
+  return chr::time_point_cast<TimePoint::duration>(days) + chr::hours(hour) + chr::minutes(min) + chr::seconds(sec) -
+         chr::seconds(offset_s) + chr::duration_cast<TimePoint::duration>(chr::nanoseconds(nanos));
 }
 
 Error transport_error(const Error& e) {
