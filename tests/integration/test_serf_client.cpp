@@ -628,11 +628,17 @@ static void streams_multiplexed(void**) {
   if (r2.size() != 1 || !has_c || count_type(r2, "member-update") != 1 || describe(r2) != describe(member_records_of_all))
     fail_msg("'member-join,member-update' got %s, '*' got %s", describe(r2).c_str(), describe(all).c_str());
 
-  // stop() while 200 events are being fired at this connection: no record once it has ended,
-  // the records already on the way are dropped and counted, and the next call is answered.
+  // stop() with 200 records on their way to this connection: no record once it has ended, the
+  // records already on the way are dropped and counted, and the next call is answered.
+  // The stop waits until the agent has dispatched every event (the control stream, on another
+  // connection, has all 200): Serf 0.9.4's agent closes a stream's channel on `stop` without
+  // waiting for an event dispatch already under way, and panics ("send on closed channel",
+  // ipc_event_stream.go) when the two meet. Under qemu-user that happened in about one run of
+  // ten. The records are still queued in the agent's stream (512 deep), so some arrive late.
   auto& x = client_a();
   auto& flood = stream(x, "user:flood");
-  auto& control = stream(x, "user:flood");  // the same events, never stopped: counts what was sent
+  auto& z = client_a();
+  auto& control = stream(z, "user:flood");  // the same events, never stopped: counts what was sent
   auto& y = client_a();
   auto fired = std::make_shared<std::atomic<int>>(0);
   y.io().post([&y, fired] {  // pipelined, so that the agent sends records as fast as it can
@@ -643,6 +649,8 @@ static void streams_multiplexed(void**) {
   while (before_stop < 20)
     if (flood.next(5000ms)) ++before_stop;
     else fail_msg("only %zu flood records", before_stop);
+  auto rc = collect(control, [](auto& v) { return v.size() >= 200; }, 10000ms);
+  assert_int_equal(rc.size(), 200);
   flood.stop();  // posts `stop` to the io thread
   if (!eventually([&] { return flood.ended(); }, 2000ms, 1ms)) fail_msg("the stopped stream did not end");
   size_t queued = 0;
@@ -650,16 +658,16 @@ static void streams_multiplexed(void**) {
   assert_false(flood.end_error().has_value());
   assert_str(joined(names(ok(x.members(), "members after stop"))), "a,b,c");
   if (!eventually([&] { return fired->load() == 200; }, 5000ms)) fail_msg("only %d of 200 events were accepted", fired->load());
-  auto rc = collect(control, [](auto& v) { return v.size() >= 200; }, 10000ms);
-  assert_int_equal(rc.size(), 200);
   assert_false(flood.next(200ms).has_value());
-  ok(x.stats(), "stats after the flood");  // everything before its reply has been read
+  // Every record the agent sent on the stopped stream's Seq is delivered or dropped as late.
+  const bool all_accounted =
+      eventually([&] { return before_stop + queued + x.counters().late_records == 200; }, 5000ms);
+  ok(x.stats(), "stats after the flood");
   const Counters k = x.counters();
   print_message("  flood: %zu before stop, %zu queued, late_records %llu, records %llu\n", before_stop, queued,
                 static_cast<unsigned long long>(k.late_records), static_cast<unsigned long long>(k.records));
-  // What the agent sent on the stopped stream's Seq = delivered + dropped as late; at most 200.
-  assert_int_equal(k.records, 200 + before_stop + queued);
-  assert_true(before_stop + queued + k.late_records <= 200);
+  assert_true(all_accounted);
+  assert_int_equal(k.records, before_stop + queued);
   assert_int_equal(k.disconnects, 0);
   assert_int_equal(k.protocol_errors, 0);
   flood.stop();  // idempotent
