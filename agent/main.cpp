@@ -1,11 +1,16 @@
 // rigagent: the autotrainer rig agent. One static binary, subcommands below.
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string_view>
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "daemon.hpp"
+
+// Timestamps, timeouts and certificate validity must stay right past 2038-01-19 on a 32-bit
+// board: toolchains/arm-linux-gnueabihf.cmake sets _TIME_BITS=64.
+static_assert(sizeof(std::time_t) >= 8, "rigagent needs a 64-bit time_t (build with -D_TIME_BITS=64 -D_FILE_OFFSET_BITS=64)");
 
 namespace {
 

@@ -11,8 +11,9 @@
 #   FUZZ_JOBS      parallel build jobs (default: nproc)
 #   FUZZ_KEEP=1    keep the temporary corpora and logs (their path is printed)
 #
-# Needs tools/setup-host.sh (clang, libclang-rt-dev) and tools/build-libzmq.sh: the top-level
-# CMake configure requires the static libzmq even though the fuzz targets do not link it.
+# Needs tools/setup-host.sh (clang, libclang-rt-dev), tools/build-libzmq.sh and
+# tools/build-mbedtls.sh (tools/prepare.sh runs all three): the top-level CMake configure
+# requires the static libzmq and Mbed TLS even though most fuzz targets link neither.
 # Crash inputs are copied to $FUZZ_BUILD_DIR/fuzz-artifacts/<target>/; to keep one as a regression
 # test, copy it into tests/fuzz/regressions/<target>/.
 set -euo pipefail

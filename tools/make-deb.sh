@@ -133,7 +133,7 @@ chmod 0644 "$stage/usr/share/doc/rigagent/copyright"
 install -d -m 0755 "$stage/usr/share/lintian/overrides"
 cat > "$stage/usr/share/lintian/overrides/rigagent" <<'EOF'
 # Static on purpose: one self-contained binary per architecture for every board and OS release,
-# no Depends. Mbed TLS (HTTPS to LaneSwap) comes from Debian's own libmbedtls-dev static archives.
+# no Depends. Mbed TLS (HTTPS to LaneSwap) is Debian's own source, built client-only (tools/build-mbedtls.sh).
 rigagent: statically-linked-binary [usr/bin/rigagent]
 rigagent: embedded-library mbedtls [usr/bin/rigagent]
 EOF
