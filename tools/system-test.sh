@@ -4,7 +4,8 @@
 # rigagent) and runs tests/system/test_qemu.py on it: boot under qemu-system-aarch64 and
 # qemu-system-arm with software emulation, boot-to-RpcService-ready measured, the interop checks
 # through forwarded ports, the e-stop pressed through the kernel's GPIO path (QMP system_powerdown
-# -> PL061 line 3 -> rigagent's Linux backend) with EMERGENCY 101/102 seen on the host.
+# -> PL061 line 3 -> rigagent's Linux backend) with EMERGENCY 101/102 seen on the host, the e-stop
+# held and the alarm lines raised and cleared through QEMU's qtest protocol (set_irq_in).
 #
 #   tools/system-test.sh [AARCH64_RIGAGENT [ARMHF_RIGAGENT]]
 #

@@ -8,8 +8,10 @@
 #                               rigagent console watch --topic EMERGENCY
 # Press the e-stop (PL061 line 3, the virt machine's power button): Ctrl-A c, then
 # `system_powerdown` at the (qemu) prompt, Ctrl-A c again to return to the console. Leave with
-# Ctrl-A x. The guest has a root shell on the console (`rigagent hal get --config
-# /etc/rigagent/config.json`, `cat /sys/kernel/debug/gpio`).
+# Ctrl-A x. Hold a line at a level (the e-stop 3, the alarms 4 and 5) from another terminal:
+# firmware/qemu/set-line.py OUTDIR 4 1 (QEMU's qtest protocol on OUTDIR/qtest.sock). The guest has
+# a root shell on the console (`rigagent hal get --config /etc/rigagent/config.json`,
+# `cat /sys/kernel/debug/gpio`).
 # Software emulation (no KVM) boots to a ready rigagent in a few seconds.
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -24,4 +26,6 @@ command -v "${qemu[0]}" >/dev/null || { echo "run.sh: ${qemu[0]} is missing (apt
 exec "${qemu[@]}" -m 512 -nographic -no-reboot \
   -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" -append "$(cat "$dir/cmdline")" \
   -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$pub-:5556,hostfwd=tcp:127.0.0.1:$cmd-:5557" \
-  -device virtio-net-device,netdev=n0 -device virtio-rng-device
+  -device virtio-net-device,netdev=n0 -device virtio-rng-device \
+  -qmp "unix:$dir/qmp.sock,server=on,wait=off" \
+  -accel tcg -qtest "unix:$dir/qtest.sock,server=on,wait=off"

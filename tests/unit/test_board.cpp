@@ -79,6 +79,15 @@ static void builtin_boards_parse(void**) {
   assert_true(qemu->inputs[0].line.offset.has_value());
   assert_int_equal(*qemu->inputs[0].line.offset, 3);
   assert_str(qemu->inputs[0].line.text(), "9030000.pl061 line 3");
+  // The alarm lines the system test holds through QEMU's qtest (tests/system/test_qemu.py ALARMS).
+  assert_int_equal(qemu->inputs.size(), 3);
+  assert_str(qemu->inputs[1].name, "door");
+  assert_int_equal(static_cast<int>(qemu->inputs[1].role), static_cast<int>(InputRole::alarm));
+  assert_int_equal(*qemu->inputs[1].line.offset, 4);
+  assert_int_equal(static_cast<int>(qemu->inputs[1].severity), static_cast<int>(Severity::warning));
+  assert_str(qemu->inputs[2].name, "overtemp");
+  assert_int_equal(*qemu->inputs[2].line.offset, 5);
+  assert_int_equal(static_cast<int>(qemu->inputs[2].severity), static_cast<int>(Severity::critical));
 }
 
 static void sim_board_lines(void**) {
