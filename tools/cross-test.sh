@@ -7,7 +7,8 @@
 #      fails when it is over its size budget (CMakeLists.txt), and this script fails when `file`
 #      does not say "statically linked",
 #   3. runs each ARM binary under qemu-user: `rigagent version`, then `rigagent run` on free
-#      loopback ports and `rigagent console NONE` against it,
+#      loopback ports and `rigagent console NONE` against it; builds its .deb (tools/make-deb.sh)
+#      and checks it (Architecture, no Depends, the packaged binary and configuration run),
 #   4. runs the C++ tests (CMocka: unit_*, integration_* over loopback sockets) of both ARM
 #      builds with CTest under qemu-user (CMAKE_CROSSCOMPILING_EMULATOR); the Python-driven
 #      tests stay host-only (tools/test.sh), and so does unit_linux_gpio (see below),
@@ -76,6 +77,28 @@ JSON
   echo "run + console NONE under $qemu: SUCCESS, stopped cleanly"
 }
 
+# The .deb for the architecture (tools/make-deb.sh): its control fields, and the packaged binary
+# and default configuration run under qemu-user. (tests/firmware/test_firmware.py installs the
+# amd64 one into a scratch root; the maintainer scripts are the same shell for every arch.)
+deb_check() {
+  local qemu=$1 bin=$2 debarch=$3 out=$root/deb x rc=0 deb
+  mkdir -p "$out"
+  rm -f "$out"/rigagent_*_"$debarch".deb
+  tools/make-deb.sh --out "$out" "$bin" || return 1
+  deb=$(ls "$out"/rigagent_*_"$debarch".deb)
+  [ "$(dpkg-deb -f "$deb" Architecture)" = "$debarch" ] || { echo "cross-test: $deb: Architecture is not $debarch" >&2; return 1; }
+  [ -z "$(dpkg-deb -f "$deb" Depends)" ] || { echo "cross-test: $deb has Depends" >&2; return 1; }
+  x=$(mktemp -d)
+  dpkg-deb -x "$deb" "$x"
+  cmp -s "$bin" "$x/usr/bin/rigagent" || { echo "cross-test: $deb: usr/bin/rigagent is not $bin" >&2; rc=1; }
+  "$qemu" "$x/usr/bin/rigagent" print-config --config "$x/usr/share/rigagent/config.json" >/dev/null ||
+    { echo "cross-test: $deb: the packaged rigagent rejects the packaged configuration" >&2; rc=1; }
+  rm -rf "$x"
+  deb_size[$a]=$(stat -c %s "$deb")
+  [ $rc -ne 0 ] || echo "$deb: Architecture $debarch, no Depends; the packaged binary and configuration run under $qemu"
+  return $rc
+}
+
 step "setup (tools/setup-host.sh, tools/setup-cross.sh)"
 t=$(now)
 quiet tools/setup-host.sh
@@ -91,7 +114,7 @@ done
 [ ${#cross[@]} -eq 0 ] || quiet tools/setup-cross.sh "${cross[@]}"
 echo "setup: $(secs "$t" "$(now)") s"
 
-declare -A zmq_s build_s size budget kind tests_s tests_ran
+declare -A zmq_s build_s size budget kind tests_s tests_ran deb_size
 fail=0
 for a in $arches; do
   case "$a" in
@@ -130,6 +153,9 @@ for a in $arches; do
     "$qemu" "$bin" version
     smoke "$qemu" "$bin" || fail=1
 
+    step "$a: the .deb (tools/make-deb.sh)"
+    deb_check "$qemu" "$bin" "$([ "$a" = aarch64 ] && echo arm64 || echo armhf)" || fail=1
+
     step "$a: tests under $qemu (ctest -R '$tests_regex' -E '$tests_exclude')"
     t=$(now)
     rc=0
@@ -152,11 +178,12 @@ done
 tools/size-report.sh "${dirs[@]}"
 
 step "summary"
-printf '%-8s %-7s %9s %6s %9s %5s %9s %8s %8s\n' arch link bytes MiB budget used "libzmq s" "build s" "tests s"
+printf '%-8s %-7s %9s %6s %9s %5s %9s %8s %8s %9s\n' arch link bytes MiB budget used "libzmq s" "build s" "tests s" ".deb"
 for a in $arches; do
-  printf '%-8s %-7s %9s %6s %9s %4s%% %9s %8s %8s\n' "$a" "${kind[$a]}" "${size[$a]}" \
+  printf '%-8s %-7s %9s %6s %9s %4s%% %9s %8s %8s %9s\n' "$a" "${kind[$a]}" "${size[$a]}" \
     "$(awk -v s="${size[$a]}" 'BEGIN { printf "%.2f", s / 1048576 }')" "${budget[$a]}" \
-    "$(( size[$a] * 100 / (budget[$a] > 0 ? budget[$a] : 1) ))" "${zmq_s[$a]}" "${build_s[$a]}" "${tests_s[$a]:--}"
+    "$(( size[$a] * 100 / (budget[$a] > 0 ? budget[$a] : 1) ))" "${zmq_s[$a]}" "${build_s[$a]}" "${tests_s[$a]:--}" \
+    "${deb_size[$a]:--}"
 done
 for a in $arches; do
   [ -z "${tests_ran[$a]:-}" ] || echo "$a, under qemu-user: ${tests_ran[$a]}"
